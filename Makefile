@@ -1,0 +1,56 @@
+# wirewatch — see README.md. `make run` and `make test` work on a fresh
+# Debian machine: they install what they need first (scripts/deps.sh).
+GO      ?= go
+BIN     := bin/wirewatch
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/wirewatch/wirewatch/internal/probe.Version=$(VERSION)
+# Flags for `make run`; e.g. make run ARGS='-i eth0 --period 10s'
+ARGS    ?=
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+export CGO_ENABLED := 1
+
+.PHONY: all build run test test-short lint fuzz bench clean deps
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/wirewatch
+
+# The main job: a live probe on the default-route device, API on
+# http://127.0.0.1:10860 (needs root or CAP_NET_RAW).
+run: build
+	$(BIN) probe $(ARGS)
+
+test:
+	@scripts/deps.sh test
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+test-short:
+	$(GO) test -short ./...
+
+lint:
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+# Runs every fuzz target for FUZZTIME each (default 30s).
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; done
+
+bench: build
+	@scripts/deps.sh bench
+	bench/throughput.sh
+	bench/flowflood.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,97 @@
+package flow
+
+import "math/bits"
+
+// index maps key hashes to flow references: an open-addressing hash table
+// with linear probing and backward-shift deletion (no tombstones, so heavy
+// churn — a SYN flood, a port scan — never degrades it).
+//
+// A slot is one uint64: the upper 32 bits of the key's hash (the tag) and
+// the flow reference (0 = empty slot). The home slot is taken from the
+// tag's top bits, so the table can grow without touching the flows, and
+// the tag filters out nearly every probe before the flow itself is read.
+// At most half the slots are used: 8–16 bytes per flow, against ~60–100
+// for a map[Key]*Flow.
+type index struct {
+	slots    []uint64
+	bits     uint // len(slots) == 1<<bits
+	n        int
+	maxSlots int
+}
+
+func (x *index) init(slots, maxSlots int) {
+	x.slots = make([]uint64, slots)
+	x.bits = uint(bits.Len64(uint64(slots)) - 1)
+	x.maxSlots = maxSlots
+	x.n = 0
+}
+
+func (x *index) home(tag uint32) uint64 {
+	if x.bits == 0 {
+		return 0
+	}
+	return uint64(tag >> (32 - x.bits))
+}
+
+func (x *index) insert(tag uint32, r ref) {
+	if 2*(x.n+1) > len(x.slots) && len(x.slots) < x.maxSlots {
+		x.grow()
+	}
+	x.place(uint64(tag)<<32 | uint64(r))
+	x.n++
+}
+
+func (x *index) place(s uint64) {
+	mask := uint64(len(x.slots) - 1)
+	i := x.home(uint32(s >> 32))
+	for x.slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	x.slots[i] = s
+}
+
+func (x *index) grow() {
+	old := x.slots
+	x.slots = make([]uint64, 2*len(old))
+	x.bits++
+	for _, s := range old {
+		if s != 0 {
+			x.place(s)
+		}
+	}
+}
+
+// remove deletes the slot holding r, whose tag is tag.
+func (x *index) remove(tag uint32, r ref) {
+	mask := uint64(len(x.slots) - 1)
+	want := uint64(tag)<<32 | uint64(r)
+	i := x.home(tag)
+	for x.slots[i] != want {
+		if x.slots[i] == 0 {
+			panic("flow: index out of sync with the flow table")
+		}
+		i = (i + 1) & mask
+	}
+	// Backward shift: move later entries of the probe run into the hole
+	// when their home slot allows it, so that no lookup stops early.
+	for j := i; ; {
+		j = (j + 1) & mask
+		s := x.slots[j]
+		if s == 0 {
+			break
+		}
+		k := x.home(uint32(s >> 32))
+		// The entry at j may move to i unless its home lies cyclically in (i, j].
+		if i <= j {
+			if i < k && k <= j {
+				continue
+			}
+		} else if i < k || k <= j {
+			continue
+		}
+		x.slots[i] = s
+		i = j
+	}
+	x.slots[i] = 0
+	x.n--
+}

@@ -1,0 +1,296 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/wirewatch/wirewatch/internal/capture"
+	"github.com/wirewatch/wirewatch/internal/decode"
+	"github.com/wirewatch/wirewatch/internal/summary"
+)
+
+// Result is what reading a capture file produced.
+type Result struct {
+	Whole      *summary.Bucket   // the merge of every window: the whole file
+	Windows    []*summary.Bucket // closed windows, oldest first (the last Keep)
+	Total      uint64            // windows closed in all
+	Capture    capture.Stats
+	Interfaces []capture.Interface
+	Elapsed    time.Duration
+}
+
+// ifaceNames maps capture interface indexes to device names. The reading
+// goroutine refreshes it; workers look names up rarely (once per window and
+// interface), so a mutex is cheap here.
+type ifaceNames struct {
+	mu    sync.RWMutex
+	names []string
+	src   capture.Source
+}
+
+func (n *ifaceNames) refresh(i int) {
+	n.mu.RLock()
+	known := i < len(n.names)
+	n.mu.RUnlock()
+	if known {
+		return
+	}
+	ifs := n.src.Interfaces()
+	names := make([]string, len(ifs))
+	for j, f := range ifs {
+		names[j] = f.Name
+		if names[j] == "" {
+			names[j] = fmt.Sprintf("if%d", j)
+		}
+	}
+	n.mu.Lock()
+	n.names = names
+	n.mu.Unlock()
+}
+
+func (n *ifaceNames) name(i int) string {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if i >= 0 && i < len(n.names) {
+		return n.names[i]
+	}
+	return fmt.Sprintf("if%d", i)
+}
+
+// Progress is called now and then while a file is read.
+type Progress func(frames uint64, elapsed time.Duration)
+
+// ReadFile runs the pipeline over a capture file.
+func ReadFile(ctx context.Context, path string, opt Options, progress Progress) (*Result, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	src, err := capture.OpenFile(path, capture.FileOptions{Filter: opt.Filter})
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	names := &ifaceNames{src: src}
+	hosts := summary.NewHosts(opt.Hosts)
+	start := time.Now()
+	var windows *Windows
+	var whole *summary.Bucket
+	onClose := func(b *summary.Bucket) {
+		if whole == nil {
+			whole = summary.NewBucket(b.Start, b.End, opt.TopCapacity)
+		}
+		whole.Merge(b)
+	}
+	if opt.Workers <= 1 {
+		windows = NewWindows(1, opt.Keep, opt.TopCapacity, onClose)
+		sh := newShard(0, &opt, hosts, names.name, true, true, windows)
+		sh.src = src
+		err = readSingle(ctx, src, sh, names, progress, start)
+		sh.end()
+	} else {
+		windows = NewWindows(opt.Workers+1, opt.Keep, opt.TopCapacity, onClose)
+		err = readDispatched(ctx, src, &opt, hosts, names, windows, progress, start)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if whole == nil {
+		whole = summary.NewBucket(0, 0, opt.TopCapacity)
+	}
+	if opt.SummaryMode {
+		// One bucket without bounds: report the span of the packets.
+		whole.Start, whole.End = whole.FirstTS, whole.LastTS
+	}
+	return &Result{
+		Whole:      whole,
+		Windows:    windows.Closed(),
+		Total:      windows.Total(),
+		Capture:    src.Stats(),
+		Interfaces: src.Interfaces(),
+		Elapsed:    time.Since(start),
+	}, nil
+}
+
+const progressEvery = 1 << 16
+
+func readSingle(ctx context.Context, src capture.Source, sh *shard, names *ifaceNames, progress Progress, start time.Time) error {
+	var n uint64
+	for {
+		f, err := src.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		names.refresh(f.Interface)
+		sh.frame(&f)
+		n++
+		if n%progressEvery == 0 {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if progress != nil {
+				progress(n, time.Since(start))
+			}
+		}
+	}
+}
+
+// batch carries decoded packets from the dispatcher to one worker. The
+// payload bytes are copied into arena because the frame buffer is reused.
+type batch struct {
+	pkts   []decode.Packet
+	arena  []byte
+	marker int64 // when non-zero: no packets; the dispatcher moved to this time
+}
+
+const batchSize = 256
+
+// readDispatched decodes in this goroutine and spreads packets over
+// opt.Workers workers by a symmetric flow hash, so each flow lives in one
+// worker's flow table. Frames that are not complete IP packets are counted
+// by the dispatcher's own shard (id 0), which also owns the loss counters
+// of the decoder and the source.
+func readDispatched(ctx context.Context, src capture.Source, opt *Options, hosts *summary.Hosts, names *ifaceNames, windows *Windows, progress Progress, start time.Time) error {
+	disp := newShard(0, opt, hosts, names.name, true, false, windows)
+	disp.src = src
+	n := opt.Workers
+	queues := make([]chan *batch, n)
+	free := make(chan *batch, n*8)
+	var wg sync.WaitGroup
+	for i := range n {
+		queues[i] = make(chan *batch, 8)
+		w := newShard(i+1, opt, hosts, names.name, false, true, windows)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range queues[i] {
+				for j := range b.pkts {
+					w.decoded(&b.pkts[j], decode.StatusOK)
+				}
+				// The marker comes after the packets batched before it.
+				if b.marker != 0 {
+					w.advance(b.marker)
+				}
+				b.pkts = b.pkts[:0]
+				b.arena = b.arena[:0]
+				b.marker = 0
+				select {
+				case free <- b:
+				default:
+				}
+			}
+			w.end()
+		}()
+	}
+	getBatch := func() *batch {
+		select {
+		case b := <-free:
+			return b
+		default:
+			return &batch{pkts: make([]decode.Packet, 0, batchSize), arena: make([]byte, 0, 64<<10)}
+		}
+	}
+	pending := make([]*batch, n)
+	for i := range pending {
+		pending[i] = getBatch()
+	}
+	flushAll := func() {
+		for i, b := range pending {
+			if len(b.pkts) > 0 || b.marker != 0 {
+				queues[i] <- b
+				pending[i] = getBatch()
+			}
+		}
+	}
+	var err error
+	var frames uint64
+	var pkt decode.Packet
+	for {
+		f, e := src.Next()
+		if e != nil {
+			if !errors.Is(e, io.EOF) {
+				err = e
+			}
+			break
+		}
+		names.refresh(f.Interface)
+		st := disp.dec.Decode(uint16(f.LinkType), f.Data, f.WireLen, f.Timestamp, &pkt)
+		pkt.Interface = f.Interface
+		prevEnd := disp.winEnd
+		if st != decode.StatusOK {
+			disp.decoded(&pkt, st)
+		} else {
+			disp.advance(pkt.Timestamp)
+			if opt.ignored(&pkt) {
+				continue
+			}
+			w := int(flowHash(&pkt) % uint64(n))
+			b := pending[w]
+			b.pkts = append(b.pkts, pkt)
+			cp := &b.pkts[len(b.pkts)-1]
+			off := len(b.arena)
+			b.arena = append(b.arena, pkt.Payload...)
+			cp.Payload = b.arena[off:len(b.arena):len(b.arena)]
+			if len(b.pkts) == batchSize || len(b.arena) > 60<<10 {
+				queues[w] <- b
+				pending[w] = getBatch()
+			}
+		}
+		if disp.started && disp.winEnd != prevEnd && prevEnd != 0 {
+			// The dispatcher entered a new window: tell every worker, so
+			// that workers without traffic close the old one too.
+			for i := range pending {
+				pending[i].marker = pkt.Timestamp
+			}
+			flushAll()
+		}
+		frames++
+		if frames%progressEvery == 0 {
+			if ctx.Err() != nil {
+				err = ctx.Err()
+				break
+			}
+			if progress != nil {
+				progress(frames, time.Since(start))
+			}
+		}
+	}
+	flushAll()
+	for _, q := range queues {
+		close(q)
+	}
+	wg.Wait()
+	disp.end()
+	return err
+}
+
+// flowHash is symmetric in the two endpoints, so both directions of a flow
+// go to the same worker.
+func flowHash(p *decode.Packet) uint64 {
+	a := endpointHash(p.SrcIP.As16(), p.SrcPort)
+	b := endpointHash(p.DstIP.As16(), p.DstPort)
+	return mix64((a ^ b) + uint64(p.Proto))
+}
+
+func endpointHash(ip [16]byte, port uint16) uint64 {
+	var h uint64 = 14695981039346656037
+	for _, c := range ip {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return mix64(h ^ uint64(port))
+}
+
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}

@@ -1,0 +1,127 @@
+// Package probe wires the pipeline of one probe: capture sources feed
+// shards (decoder, flow table, summary recorder), whose per-window buckets
+// are merged into closed windows. It runs over a capture file (`wirewatch
+// read`) or live devices (`wirewatch probe`), and serves the windows over
+// HTTP.
+package probe
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/wirewatch/wirewatch/internal/config"
+	"github.com/wirewatch/wirewatch/internal/decode"
+	"github.com/wirewatch/wirewatch/internal/flow"
+)
+
+// Options configures a pipeline run.
+type Options struct {
+	Decode      decode.Config
+	Flows       flow.Config
+	Period      time.Duration // window length
+	Keep        int           // closed windows kept
+	SummaryMode bool          // fold everything into one bucket (files)
+	Hosts       []netip.Prefix
+	TopN        int
+	TopCapacity int
+	Workers     int
+	Filter      string          // tcpdump expression
+	Grace       time.Duration   // live: how long after a window's end late packets may still arrive
+	IgnorePorts map[uint16]bool // TCP/UDP ports whose traffic is not counted (the probe's own)
+}
+
+// OptionsFrom builds pipeline options from a probe configuration.
+func OptionsFrom(cfg config.Probe) (Options, error) {
+	hosts, err := cfg.Summary.HostPrefixes()
+	if err != nil {
+		return Options{}, err
+	}
+	o := Options{
+		Decode:      decode.DefaultConfig(),
+		Flows:       flow.DefaultConfig(),
+		Period:      cfg.Summary.Period,
+		Keep:        cfg.Summary.Keep,
+		Hosts:       hosts,
+		TopN:        cfg.Summary.TopN,
+		TopCapacity: cfg.Summary.TopCapacity,
+		Workers:     cfg.Capture.Workers,
+		Filter:      cfg.Capture.BPF,
+		Grace:       2 * time.Second,
+	}
+	d := cfg.Decode
+	if d.DefragMaxBytes > 0 {
+		o.Decode.DefragMaxBytes = d.DefragMaxBytes
+	}
+	if d.DefragMaxDatagrams > 0 {
+		o.Decode.DefragMaxDatagrams = d.DefragMaxDatagrams
+	}
+	if d.DefragTimeout > 0 {
+		o.Decode.DefragTimeout = d.DefragTimeout
+	}
+	if d.VXLANPorts != nil {
+		o.Decode.VXLANPorts = d.VXLANPorts
+	}
+	if d.GenevePorts != nil {
+		o.Decode.GenevePorts = d.GenevePorts
+	}
+	f := cfg.Flows
+	if f.Max > 0 {
+		o.Flows.MaxFlows = f.Max
+	}
+	if f.IdleTimeout > 0 {
+		o.Flows.IdleTimeout = f.IdleTimeout
+	}
+	if f.TCPIdleTimeout > 0 {
+		o.Flows.TCPIdleTimeout = f.TCPIdleTimeout
+	}
+	if f.TCPClosedTimeout > 0 {
+		o.Flows.TCPClosedTimeout = f.TCPClosedTimeout
+	}
+	if f.TCPSynTimeout > 0 {
+		o.Flows.TCPSynTimeout = f.TCPSynTimeout
+	}
+	if f.ActiveTimeout > 0 {
+		o.Flows.ActiveTimeout = f.ActiveTimeout
+	}
+	if len(cfg.Capture.IgnorePorts) > 0 {
+		o.IgnorePorts = map[uint16]bool{}
+		for _, p := range cfg.Capture.IgnorePorts {
+			o.IgnorePorts[p] = true
+		}
+	}
+	return o, o.Validate()
+}
+
+// Validate checks the options and the components' configurations.
+func (o *Options) Validate() error {
+	if err := o.Decode.Validate(); err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
+	if err := o.Flows.Validate(); err != nil {
+		return fmt.Errorf("flows: %w", err)
+	}
+	if !o.SummaryMode && o.Period < time.Second {
+		return fmt.Errorf("period %v is shorter than 1s", o.Period)
+	}
+	if o.Keep < 1 {
+		o.Keep = 1
+	}
+	if o.Workers < 1 {
+		o.Workers = 1
+	}
+	if o.TopN < 1 {
+		o.TopN = 10
+	}
+	if o.TopCapacity < o.TopN {
+		o.TopCapacity = max(256, o.TopN)
+	}
+	return nil
+}
+
+func (o *Options) ignored(p *decode.Packet) bool {
+	if o.IgnorePorts == nil {
+		return false
+	}
+	return o.IgnorePorts[p.SrcPort] || o.IgnorePorts[p.DstPort]
+}

@@ -1,0 +1,236 @@
+package probe
+
+import (
+	"math"
+	"sync"
+	"time"
+
+	"github.com/wirewatch/wirewatch/internal/capture"
+	"github.com/wirewatch/wirewatch/internal/decode"
+	"github.com/wirewatch/wirewatch/internal/flow"
+	"github.com/wirewatch/wirewatch/internal/summary"
+)
+
+// shard is one worker's share of the pipeline: a decoder (when the shard
+// reads its own source), a flow table and a summary recorder. A shard is
+// driven by one goroutine; mu is held while it processes a frame so that
+// the API can take a consistent snapshot of the open window.
+type shard struct {
+	mu sync.Mutex
+
+	id      int
+	opt     *Options
+	dec     *decode.Decoder // nil when a dispatcher decodes for this shard
+	flows   *flow.Table     // nil for the dispatcher, which keeps no flows
+	rec     *summary.Recorder
+	windows *Windows
+	src     capture.Source // nil unless this shard accounts for a source's loss
+
+	pkt      decode.Packet
+	winStart int64
+	winEnd   int64
+	started  bool
+	lastSec  int64
+
+	lastDec  decode.Stats
+	lastFlow flow.Stats
+	lastSrc  capture.Stats
+}
+
+func newShard(id int, opt *Options, hosts *summary.Hosts, devName func(int) string, withDecoder, withFlows bool, windows *Windows) *shard {
+	s := &shard{id: id, opt: opt, windows: windows}
+	s.rec = summary.NewRecorder(hosts, opt.TopCapacity, devName)
+	if withDecoder {
+		s.dec = decode.New(opt.Decode)
+	}
+	if withFlows {
+		s.flows = flow.NewTable(opt.Flows, s.rec.FlowEnded)
+	}
+	return s
+}
+
+// bounds returns the window that holds ts.
+func (s *shard) bounds(ts int64) (int64, int64) {
+	if s.opt.SummaryMode {
+		return math.MinInt64 / 2, math.MaxInt64 / 2
+	}
+	p := int64(s.opt.Period)
+	start := ts - ts%p
+	if ts < 0 && ts%p != 0 {
+		start -= p
+	}
+	return start, start + p
+}
+
+// advance makes sure the open window covers ts, closing the previous one
+// when ts is past its end. Time never goes backwards for windows: a late
+// packet lands in the open window.
+func (s *shard) advance(ts int64) {
+	if !s.started {
+		s.started = true
+		s.winStart, s.winEnd = s.bounds(ts)
+		s.rec.Begin(s.winStart, s.winEnd)
+		return
+	}
+	if ts >= s.winEnd {
+		s.closeWindow(ts)
+	}
+}
+
+// closeWindow folds the flows into the open window, adds the loss counters
+// since the previous close, submits it, and opens the window holding next.
+func (s *shard) closeWindow(next int64) {
+	b := s.finish()
+	s.winStart, s.winEnd = s.bounds(next)
+	s.rec.Begin(s.winStart, s.winEnd)
+	if nothingHappened(b) {
+		b = nil // do not make the window exist for this shard
+	}
+	s.windows.Submit(s.id, b, s.winStart)
+}
+
+// finish completes the open bucket and returns it.
+func (s *shard) finish() *summary.Bucket {
+	if s.flows != nil {
+		s.flows.Range(func(f *flow.Flow) bool {
+			s.rec.FoldFlow(f)
+			return true
+		})
+	}
+	b := s.rec.Current()
+	s.addLoss(b)
+	return b
+}
+
+func nothingHappened(b *summary.Bucket) bool {
+	return b.Empty() && b.Flows == (summary.FlowCounters{ActiveAtClose: b.Flows.ActiveAtClose}) && lossEmpty(&b.Loss)
+}
+
+func lossEmpty(l *summary.Loss) bool {
+	return l.KernelDrops == 0 && l.FilteredOut == 0 && l.TruncatedRecords == 0 && l.BadRecords == 0 &&
+		l.SnapTruncated == 0 && l.UnsupportedLink == 0 && len(l.Malformed) == 0 && len(l.FragmentsDropped) == 0 &&
+		l.FlowsEvicted == 0 && l.QueueDrops == 0
+}
+
+// addLoss adds the loss counters accumulated since the last call.
+func (s *shard) addLoss(b *summary.Bucket) {
+	l := &b.Loss
+	if s.dec != nil {
+		cur := s.dec.Stats()
+		l.UnsupportedLink += cur.UnsupportedLink - s.lastDec.UnsupportedLink
+		l.Malformed = deltaMap(l.Malformed, cur.Malformed, s.lastDec.Malformed)
+		l.FragmentsDropped = deltaMap(l.FragmentsDropped, cur.Defrag.Dropped, s.lastDec.Defrag.Dropped)
+		s.lastDec = cur
+	}
+	if s.flows != nil {
+		cur := s.flows.Stats()
+		l.FlowsEvicted += cur.Evicted - s.lastFlow.Evicted
+		b.Flows.ActiveAtClose = uint64(s.flows.Len())
+		s.lastFlow = cur
+	}
+	if s.src != nil {
+		cur := s.src.Stats()
+		l.KernelDrops += cur.KernelDrops - s.lastSrc.KernelDrops
+		l.FilteredOut += cur.FilteredOut - s.lastSrc.FilteredOut
+		l.TruncatedRecords += cur.TruncatedRecords - s.lastSrc.TruncatedRecords
+		l.BadRecords += cur.BadRecords - s.lastSrc.BadRecords
+		l.SnapTruncated += cur.SnapTruncated - s.lastSrc.SnapTruncated
+		s.lastSrc = cur
+	}
+}
+
+func deltaMap(dst, cur, prev map[string]uint64) map[string]uint64 {
+	for k, v := range cur {
+		if d := v - prev[k]; d > 0 {
+			if dst == nil {
+				dst = map[string]uint64{}
+			}
+			dst[k] += d
+		}
+	}
+	return dst
+}
+
+// frame decodes and accounts one captured frame (shards with a decoder).
+func (s *shard) frame(f *capture.Frame) {
+	st := s.dec.Decode(uint16(f.LinkType), f.Data, f.WireLen, f.Timestamp, &s.pkt)
+	s.pkt.Interface = f.Interface
+	s.decoded(&s.pkt, st)
+}
+
+// decoded accounts one decoded frame.
+func (s *shard) decoded(p *decode.Packet, st decode.Status) {
+	ts := p.Timestamp
+	s.advance(ts)
+	if sec := ts / 1e9; sec != s.lastSec {
+		s.lastSec = sec
+		if s.flows != nil {
+			s.flows.Expire(ts)
+		}
+	}
+	switch st {
+	case decode.StatusOK:
+		if s.flows == nil {
+			return
+		}
+		if s.opt.ignored(p) {
+			return
+		}
+		ev := s.flows.Observe(p)
+		s.rec.IP(p, &ev, false)
+	case decode.StatusFragment:
+		s.rec.Fragment(p)
+	default:
+		s.rec.NonIP(ts, p.WireLen, p.Interface)
+	}
+}
+
+// tick closes the open window when the wall clock is past its end (live
+// capture on a quiet link) and expires idle flows.
+func (s *shard) tick(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ts := now.UnixNano()
+	if !s.started {
+		s.advance(ts)
+		return
+	}
+	if ts >= s.winEnd+int64(s.opt.Grace) {
+		s.closeWindow(ts)
+	}
+	if s.flows != nil {
+		s.flows.Expire(ts - int64(s.opt.Grace))
+	}
+}
+
+// end closes everything at the end of input.
+func (s *shard) end() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.flows != nil {
+		s.flows.Flush()
+	}
+	if !s.started {
+		s.windows.Submit(s.id, nil, math.MaxInt64)
+		return
+	}
+	b := s.finish()
+	if nothingHappened(b) {
+		b = nil
+	}
+	s.windows.Submit(s.id, b, math.MaxInt64)
+}
+
+// snapshot copies the open window for the API.
+func (s *shard) snapshot() *summary.Bucket {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started {
+		return nil
+	}
+	rangeFlows := func(fn func(*flow.Flow) bool) {}
+	if s.flows != nil {
+		rangeFlows = s.flows.Range
+	}
+	return s.rec.Snapshot(rangeFlows)
+}

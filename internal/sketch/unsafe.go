@@ -1,0 +1,9 @@
+package sketch
+
+import "unsafe"
+
+// unsafeBytes views s as a byte slice without copying. Only for read-only
+// use by functions that do not retain the slice (Hash64).
+func unsafeBytes(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
