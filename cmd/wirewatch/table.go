@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"io"
+	"math"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -127,4 +127,3 @@ func printLoss(w io.Writer, out *ReadOutput) {
 	}
 	fmt.Fprintf(w, "loss: %s\n", strings.Join(parts, ", "))
 }
-

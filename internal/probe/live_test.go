@@ -2,10 +2,12 @@ package probe
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strconv"
@@ -171,6 +173,7 @@ func TestLiveCountsEqualKernel(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // let the ring drain
 	kp1, kb1 := n.counters(t)
 	time.Sleep(200 * time.Millisecond)
+	checkAPI(t, live, n.hostIf)
 	live.Stop()
 	after := sumWindows(live.Windows().Closed())
 
@@ -204,5 +207,43 @@ func TestLiveCountsEqualKernel(t *testing.T) {
 	}
 	if cs := live.CaptureStats(); cs.KernelDrops != 0 {
 		t.Errorf("kernel drops %d", cs.KernelDrops)
+	}
+}
+
+// checkAPI queries the probe's HTTP API while it runs.
+func checkAPI(t *testing.T, live *Live, device string) {
+	t.Helper()
+	h := APIHandler(live)
+	get := func(path string) (int, string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec.Code, rec.Body.String()
+	}
+	code, body := get("/api/v1/windows/current")
+	var rep struct {
+		Packets struct {
+			Total uint64                    `json:"total"`
+			Rates map[string]map[string]any `json:"rates"`
+		} `json:"packets"`
+		Devices map[string]any `json:"devices"`
+	}
+	if code != 200 || json.Unmarshal([]byte(body), &rep) != nil || rep.Packets.Total == 0 || rep.Packets.Rates["pps_in"] == nil || rep.Devices[device] == nil {
+		t.Errorf("/api/v1/windows/current: %d %.300s", code, body)
+	}
+	code, body = get("/api/v1/status")
+	if code != 200 || !strings.Contains(body, device) || !strings.Contains(body, `"kernel_drops"`) {
+		t.Errorf("/api/v1/status: %d %.300s", code, body)
+	}
+	code, body = get("/metrics")
+	if code != 200 || !strings.Contains(body, `wirewatch_packets_total{class="total"}`) || !strings.Contains(body, `wirewatch_device_packets_total{device="`+device+`"`) {
+		t.Errorf("/metrics: %d %.500s", code, body)
+	}
+	for _, bad := range []string{"/api/v1/windows/abc", "/api/v1/summary?periods=0"} {
+		if code, _ := get(bad); code != 400 {
+			t.Errorf("%s: status %d, want 400", bad, code)
+		}
+	}
+	if code, _ := get("/api/v1/nothing"); code != 404 {
+		t.Errorf("unknown path: status %d", code)
 	}
 }
