@@ -32,3 +32,27 @@ func BenchmarkDecodeTCP(b *testing.B) {
 		d.Decode(1, frame, len(frame), 1, &p)
 	}
 }
+
+// BenchmarkDecodeVXLAN: Ethernet/IPv4/UDP/VXLAN/Ethernet/IPv4/TCP.
+func BenchmarkDecodeVXLAN(b *testing.B) {
+	frame := buildVXLAN(7)
+	d := New(DefaultConfig())
+	var p Packet
+	b.ReportAllocs()
+	for b.Loop() {
+		d.Decode(1, frame, len(frame), 1, &p)
+	}
+}
+
+// BenchmarkDefrag reassembles a 4000-byte UDP datagram from 3 fragments;
+// ns/op is per fragment.
+func BenchmarkDefrag(b *testing.B) {
+	frags := fragment4(udpDatagram4(4000), 1480)
+	d := New(DefaultConfig())
+	var p Packet
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		f := frags[i%len(frags)]
+		d.Decode(101, f, len(f), int64(i), &p)
+	}
+}

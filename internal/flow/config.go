@@ -14,13 +14,14 @@ type Config struct {
 	// that frees nothing, the least recently seen flow is evicted (OnEnd
 	// reason EndEvicted, counted in Stats.Evicted) to make room.
 	//
-	// Memory: about 450 bytes per live flow (measured by BenchmarkFlood on
-	// amd64: the ~400-byte Flow struct plus 8–16 bytes of index slot plus
-	// slab rounding), i.e. ~450 MiB at the default 1<<20 flows, ~45 MiB at
-	// 100,000. Flow structs are recycled, never returned to the Go heap: the
-	// table keeps the memory of its high-water mark. Size MaxFlows from the
-	// concurrent flows you expect (connections per second × lifetime), not
-	// from the packet rate.
+	// Memory: about 410 bytes per live flow on 64-bit platforms (measured
+	// by BenchmarkFlood: a 392-byte Flow struct plus 8–16 bytes of index
+	// slot, the index being kept at most half full), i.e. ~390 MiB for
+	// 1,000,000 flows, ~410 MiB at the default 1<<20, ~40 MiB at 100,000.
+	// Flow structs are recycled, never returned to the Go heap: a table
+	// keeps the memory of its high-water mark. Size MaxFlows from the
+	// concurrent flows you expect (new flows per second × lifetime), not
+	// from the packet rate, and per table: each capture worker has one.
 	MaxFlows int
 
 	// IdleTimeout ends UDP, ICMP and other non-TCP flows after this long
@@ -35,7 +36,8 @@ type Config struct {
 	// starting a new mid-stream flow.
 	TCPClosedTimeout time.Duration
 	// TCPSynTimeout ends half-open TCP flows (SYN seen, handshake not
-	// complete) after this long without a packet (default 30s): SYN scans
+	// complete) after this long without a packet (default 75s, beyond
+	// Linux's last SYN retry at 63s, so that retries stay one flow): SYN scans
 	// and unanswered connection attempts must not hold memory for the
 	// established timeout.
 	TCPSynTimeout time.Duration
@@ -57,7 +59,7 @@ func DefaultConfig() Config {
 		IdleTimeout:      60 * time.Second,
 		TCPIdleTimeout:   300 * time.Second,
 		TCPClosedTimeout: 10 * time.Second,
-		TCPSynTimeout:    30 * time.Second,
+		TCPSynTimeout:    75 * time.Second,
 	}
 }
 

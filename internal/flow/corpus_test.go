@@ -197,13 +197,13 @@ var corpusWants = []corpusWant{
 	{file: "tcp-one-syn.pcap", state: TCPSynSent, clientPort: 1955,
 		syn:       [2]uint32{1, 0},
 		dfRetrans: [2]int{noDF, noDF}, deepflowClose: "ClientSynRepeat: a lone SYN, ended by the half-open timeout",
-		endAfter: 30 * time.Second, endReason: EndIdle},
+		endAfter: 75 * time.Second, endReason: EndIdle},
 	{file: "tcp-n-syn-ack.pcap", state: TCPSynReceived, clientPort: 44312,
 		// Four SYN-ACKs with ISNs n, n+1, n+2, n+3: tshark sees four sessions,
 		// we see one whose SYN-ACK sequence advances (no retransmission).
 		synack:    [2]uint32{0, 4},
 		dfRetrans: [2]int{noDF, noDF}, deepflowClose: "ServerSynAckRepeat: SYN-ACKs without an ACK, ended by the half-open timeout",
-		endAfter: 30 * time.Second, endReason: EndIdle},
+		endAfter: 75 * time.Second, endReason: EndIdle},
 	{file: "syn-1.pcap", state: TCPSynSent, clientPort: 44468,
 		// The server answers the SYN with data of an older connection
 		// (ack ≠ ISN+1): no handshake, the flow stays half-open.
@@ -401,6 +401,181 @@ func TestDeepFlowCountsConsistent(t *testing.T) {
 		}
 		if w.syn[0]+w.syn[1] != syn || w.synack[0]+w.synack[1] != synack || w.fin[0]+w.fin[1] != fin || w.rst[0]+w.rst[1] != rst {
 			t.Errorf("%s: table of expectations disagrees with the capture: syn %d synack %d fin %d rst %d", w.file, syn, synack, fin, rst)
+		}
+	}
+}
+
+// Real traffic from other projects' corpora, against tshark 4.0. The
+// tshark numbers were taken with
+//
+//	tshark -r F -Y tcp.analysis.retransmission | wc -l
+//	tshark -r F -Y tcp.analysis.out_of_order | wc -l
+//	tshark -r F -Y tcp.analysis.lost_segment | wc -l
+//	tshark -r F -T fields -e tcp.stream -e tcp.analysis.initial_rtt  (first value per stream: count, sum)
+//
+// and a frame-by-frame comparison (by timestamp) showed:
+//   - every segment we call a retransmission is one tshark flags as
+//     retransmission or out-of-order; the others (fillers) are segments
+//     that fill a gap we counted as OutOfOrder: we count neither, tshark
+//     calls them out-of-order when they come within an RTT and
+//     retransmissions after. So retrans + fillers == tshark retrans + ooo.
+//   - our OutOfOrder (a segment past a gap) equals tshark's lost_segment
+//     ("previous segment not captured") on all these files.
+//   - our handshakes and HandshakeRTT equal tshark's initial_rtt per
+//     stream, except for refused connections (SYN → RST/ACK), which tshark
+//     times and we do not.
+func TestTsharkRealTraffic(t *testing.T) {
+	cases := []struct {
+		file       string
+		synTimeout time.Duration
+		retrans    int
+		ooo        int
+		handshakes int
+		rttSum     time.Duration
+
+		tsharkRetrans, tsharkOOO, tsharkLost int
+		fillers                              int
+		tsharkIRTTStreams                    int
+		tsharkIRTTSum                        time.Duration
+		refused                              int           // SYN → RST/ACK streams tshark times
+		refusedIRTT                          time.Duration // their initial_rtt sum
+	}{
+		{file: "ndpi/1kxun.pcap", retrans: 47, ooo: 8, handshakes: 22, rttSum: 1084778 * us,
+			tsharkRetrans: 47, tsharkOOO: 9, tsharkLost: 8, fillers: 9, tsharkIRTTStreams: 22, tsharkIRTTSum: 1084778 * us},
+		{file: "pktvisor/dns_udp_tcp_random.pcap", retrans: 43, ooo: 27, handshakes: 1423, rttSum: 43389048 * us,
+			tsharkRetrans: 69, tsharkOOO: 1, tsharkLost: 27, fillers: 27, tsharkIRTTStreams: 1423, tsharkIRTTSum: 43389048 * us},
+		{file: "pcapplusplus/PcapExamples/example.pcap", retrans: 8, ooo: 3, handshakes: 65, rttSum: 5474953 * us,
+			tsharkRetrans: 10, tsharkOOO: 3, tsharkLost: 3, fillers: 5, tsharkIRTTStreams: 65, tsharkIRTTSum: 5474953 * us},
+		{file: "ndpi/android.pcap", retrans: 19, ooo: 1, handshakes: 22, rttSum: 945153 * us,
+			tsharkRetrans: 19, tsharkOOO: 2, tsharkLost: 1, fillers: 2, tsharkIRTTStreams: 22, tsharkIRTTSum: 945153 * us},
+		// Linux retries an unanswered SYN after 1, 2, 4, 8, 16 and 32 s: the
+		// default 30 s half-open timeout ends the attempt before the last
+		// retry, which then starts a new flow (3 such SYNs here, which tshark
+		// calls retransmissions). With a longer half-open timeout we agree.
+		{file: "ndpi/alexa-app.pcapng", synTimeout: 130 * time.Second, retrans: 201, ooo: 0, handshakes: 116, rttSum: 14410180 * us,
+			tsharkRetrans: 197, tsharkOOO: 4, tsharkLost: 0, fillers: 0, tsharkIRTTStreams: 118, tsharkIRTTSum: 14499455 * us,
+			refused: 2, refusedIRTT: (2171 + 87104) * us},
+		{file: "ndpi/synscan.pcap", retrans: 9, ooo: 0, handshakes: 0,
+			tsharkRetrans: 9, tsharkIRTTStreams: 5, tsharkIRTTSum: 309574 * us, refused: 5, refusedIRTT: 309574 * us},
+		{file: "ndpi/reasm_segv_anon.pcapng", retrans: 27, ooo: 6,
+			tsharkRetrans: 22, tsharkOOO: 11, tsharkLost: 6, fillers: 6},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			pkts := readCapture(t, c.file)
+			cfg := DefaultConfig()
+			if c.synTimeout > 0 {
+				cfg.TCPSynTimeout = c.synTimeout
+			}
+			tb := NewTable(cfg, nil)
+			var retrans, ooo, hs int
+			var sum time.Duration
+			for i := range pkts {
+				ev := tb.Observe(&pkts[i])
+				if ev.Retransmission {
+					retrans++
+				}
+				if ev.OutOfOrder {
+					ooo++
+				}
+				if ev.HandshakeRTT > 0 {
+					hs++
+					sum += time.Duration(ev.HandshakeRTT)
+				}
+			}
+			if retrans != c.retrans || ooo != c.ooo || hs != c.handshakes || sum != c.rttSum {
+				t.Errorf("retrans %d ooo %d handshakes %d rtt sum %v, want %d %d %d %v", retrans, ooo, hs, sum, c.retrans, c.ooo, c.handshakes, c.rttSum)
+			}
+			if retrans+c.fillers != c.tsharkRetrans+c.tsharkOOO {
+				t.Errorf("retrans %d + fillers %d != tshark retrans %d + out-of-order %d", retrans, c.fillers, c.tsharkRetrans, c.tsharkOOO)
+			}
+			if ooo != c.tsharkLost {
+				t.Errorf("out-of-order %d != tshark lost_segment %d", ooo, c.tsharkLost)
+			}
+			if hs+c.refused != c.tsharkIRTTStreams || sum+c.refusedIRTT != c.tsharkIRTTSum {
+				t.Errorf("handshakes %d (+%d refused) sum %v, tshark %d streams sum %v", hs, c.refused, sum, c.tsharkIRTTStreams, c.tsharkIRTTSum)
+			}
+		})
+	}
+}
+
+// ndpi/tls_multiple_synack_different_seq.pcapng: a server answers with
+// SYN-ACKs carrying three different ISNs, then the client's request and
+// the server's reply follow the last one. A SYN-ACK with a new ISN
+// restarts the server's sequence space, so only the one true duplicate
+// SYN-ACK is a retransmission. tshark counts 8: it keeps the first ISN's
+// sequence space and flags the new SYN-ACKs and all five reply segments.
+func TestSynAckNewISN(t *testing.T) {
+	pkts := readCapture(t, "ndpi/tls_multiple_synack_different_seq.pcapng")
+	tb := NewTable(DefaultConfig(), nil)
+	for i := range pkts {
+		tb.Observe(&pkts[i])
+	}
+	var f *Flow
+	tb.Range(func(x *Flow) bool { f = x; return false })
+	if tb.Len() != 1 || f.Stats[1].Retransmissions != 1 || f.Stats[0].Retransmissions != 0 {
+		t.Fatalf("%d flows, stats %+v", tb.Len(), f.Stats)
+	}
+	// The flow started with a SYN-ACK: the client's data acknowledges the
+	// last one, which makes the flow established without a full handshake.
+	if f.TCP.State != TCPEstablished || f.TCP.HandshakeComplete || f.Client.Port() != 59927 || f.TCP.SYNACK[1] != 4 {
+		t.Fatalf("%+v client %v", f.TCP, f.Client)
+	}
+}
+
+// The flow table gives the same results whether the packets come from
+// internal/decode (what the probe runs) or from the gopacket-based reader
+// the other tests use.
+func TestDecoderAgrees(t *testing.T) {
+	files := []string{
+		"ndpi/1kxun.pcap", "pktvisor/dns_udp_tcp_random.pcap", "pcapplusplus/PcapExamples/example.pcap",
+		"ndpi/android.pcap", "ndpi/alexa-app.pcapng", "ndpi/synscan.pcap",
+	}
+	for _, w := range corpusWants {
+		// xiangdao-retrans's frames are cut at 66 bytes with an original
+		// length of 66 too, while their IP headers announce up to 671
+		// bytes: internal/decode rightly calls them malformed, so the probe
+		// never sees this flow. Only the direct test above uses it.
+		if w.file != "xiangdao-retrans.pcap" {
+			files = append(files, "deepflow/flow_generator/"+w.file)
+		}
+	}
+	type summary struct {
+		stats [2]DirStats
+		tcp   TCPInfo
+	}
+	run := func(pkts []decode.Packet) map[Key]summary {
+		out := map[Key]summary{}
+		tb := NewTable(DefaultConfig(), func(f *Flow, _ EndReason) {
+			s := out[f.Key()]
+			for d := range s.stats {
+				s.stats[d].Packets += f.Stats[d].Packets
+				s.stats[d].Bytes += f.Stats[d].Bytes
+				s.stats[d].PayloadBytes += f.Stats[d].PayloadBytes
+				s.stats[d].Retransmissions += f.Stats[d].Retransmissions
+				s.stats[d].OutOfOrder += f.Stats[d].OutOfOrder
+				s.stats[d].ZeroWindow += f.Stats[d].ZeroWindow
+			}
+			s.tcp.HandshakeRTT += f.TCP.HandshakeRTT
+			out[f.Key()] = s
+		})
+		for i := range pkts {
+			tb.Observe(&pkts[i])
+		}
+		tb.Flush()
+		return out
+	}
+	for _, file := range files {
+		ours, theirs := run(readCapture(t, file)), run(readDecoded(t, file))
+		if len(ours) != len(theirs) {
+			t.Errorf("%s: %d flows from gopacket, %d from internal/decode", file, len(ours), len(theirs))
+			continue
+		}
+		for k, a := range ours {
+			if b, ok := theirs[k]; !ok || a != b {
+				t.Errorf("%s: flow %v differs:\n gopacket %+v\n decode   %+v", file, k, a, b)
+				break
+			}
 		}
 	}
 }

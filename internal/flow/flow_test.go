@@ -448,6 +448,13 @@ func TestPortReuse(t *testing.T) {
 	if ev := tb2.Observe(tcpPkt(t0+sec, cli, 40001, srv, 80, SYN, 99, 0, 0)); !ev.New || tb2.Len() != 1 {
 		t.Fatalf("SYN after mid-stream: %+v", ev)
 	}
+	// A mid-stream flow whose guessed client then receives a SYN: the
+	// other side opens a new connection (the guess is not trusted).
+	tb5 := NewTable(DefaultConfig(), nil)
+	tb5.Observe(tcpPkt(t0, cli, 5000, srv, 6000, ACK, 1, 1, 10))
+	if ev := tb5.Observe(tcpPkt(t0+sec, srv, 6000, cli, 5000, SYN, 99, 0, 0)); !ev.New || ev.Flow.Client != netip.AddrPortFrom(srv, 6000) {
+		t.Fatalf("reverse SYN after mid-stream: %+v", ev)
+	}
 	// A reversed connection on a closed flow: the old server connects back.
 	tb3 := NewTable(DefaultConfig(), nil)
 	tb3.Observe(tcpPkt(t0, cli, 5000, srv, 5001, SYN, 1, 0, 0))
@@ -470,16 +477,16 @@ func TestTimeouts(t *testing.T) {
 	tb := NewTable(cfg, r.onEnd)
 	// One flow per class, all seen at t0.
 	tb.Observe(udpPkt(t0, cli, 40000, srv, 53, 10))               // idle 60s
-	tb.Observe(tcpPkt(t0, cli, 40001, srv, 80, SYN, 1, 0, 0))     // half-open 30s
+	tb.Observe(tcpPkt(t0, cli, 40001, srv, 80, SYN, 1, 0, 0))     // half-open 75s
 	tb.Observe(tcpPkt(t0, cli, 40002, srv, 80, ACK, 1, 1, 10))    // mid-stream 300s
 	tb.Observe(tcpPkt(t0, cli, 40003, srv, 80, RST|ACK, 1, 1, 0)) // closed 10s
 	tb.Observe(tcpPkt(t0, cli, 40004, srv, 80, FIN|ACK, 1, 1, 0)) // fin-wait: 300s
-	tb.Observe(tcpPkt(t0, srv, 80, cli, 40005, SYN|ACK, 1, 1, 0)) // half-open 30s
+	tb.Observe(tcpPkt(t0, srv, 80, cli, 40005, SYN|ACK, 1, 1, 0)) // half-open 75s
 	want := []struct {
 		at   int64
 		left int
 	}{
-		{t0 + 10*sec - 1, 6}, {t0 + 10*sec, 5}, {t0 + 30*sec, 3}, {t0 + 60*sec, 2}, {t0 + 300*sec - 1, 2}, {t0 + 300*sec, 0},
+		{t0 + 10*sec - 1, 6}, {t0 + 10*sec, 5}, {t0 + 60*sec, 4}, {t0 + 75*sec, 2}, {t0 + 300*sec - 1, 2}, {t0 + 300*sec, 0},
 	}
 	for _, w := range want {
 		tb.Expire(w.at)

@@ -176,6 +176,9 @@ func checkTable(t *testing.T, tb *Table, cfg Config, ends, reports uint64) {
 		if tb.lists[c].tail != back {
 			t.Fatalf("list %d tail", c)
 		}
+		if h := tb.lists[c].head; h != 0 && tb.lists[c].headTouched != tb.flow(h).touched {
+			t.Fatalf("list %d headTouched %d, head touched %d", c, tb.lists[c].headTouched, tb.flow(h).touched)
+		}
 	}
 	if n != tb.Len() {
 		t.Fatalf("lists hold %d flows, table %d", n, tb.Len())

@@ -26,10 +26,9 @@ func (x *index) init(slots, maxSlots int) {
 	x.n = 0
 }
 
+// home is the slot a tag starts probing at: the tag's top bits (there is
+// always at least 2 slots, so bits >= 1).
 func (x *index) home(tag uint32) uint64 {
-	if x.bits == 0 {
-		return 0
-	}
 	return uint64(tag >> (32 - x.bits))
 }
 

@@ -29,6 +29,35 @@ type packetSource interface {
 // corpus root), in file order; non-IP frames and fragments are skipped.
 func readCapture(t testing.TB, rel string) []decode.Packet {
 	t.Helper()
+	var out []decode.Packet
+	readFrames(t, rel, func(data []byte, link layers.LinkType, ci gopacket.CaptureInfo) {
+		if p, ok := toPacket(data, link, ci); ok {
+			out = append(out, p)
+		}
+	})
+	return out
+}
+
+// readDecoded returns the packets internal/decode makes of a corpus
+// capture: those it decodes completely (StatusOK), as the probe feeds them
+// to the flow table.
+func readDecoded(t testing.TB, rel string) []decode.Packet {
+	t.Helper()
+	d := decode.New(decode.DefaultConfig())
+	var out []decode.Packet
+	readFrames(t, rel, func(data []byte, link layers.LinkType, ci gopacket.CaptureInfo) {
+		var p decode.Packet
+		if d.Decode(uint16(link), data, ci.Length, ci.Timestamp.UnixNano(), &p) == decode.StatusOK && p.IPVersion != 0 {
+			p.Payload = nil // aliases the frame or the decoder's buffers
+			out = append(out, p)
+		}
+	})
+	return out
+}
+
+// readFrames calls fn for every frame of a pcap or pcapng corpus file.
+func readFrames(t testing.TB, rel string, fn func([]byte, layers.LinkType, gopacket.CaptureInfo)) {
+	t.Helper()
 	path := corpus.Path(t, rel)
 	fh, err := os.Open(path)
 	if err != nil {
@@ -55,20 +84,16 @@ func readCapture(t testing.TB, rel string) []decode.Packet {
 		}
 		src, link = r, r.LinkType()
 	}
-	var out []decode.Packet
 	for {
 		data, ci, err := src.ReadPacketData()
 		if errors.Is(err, io.EOF) {
-			break
+			return
 		}
 		if err != nil {
 			t.Fatalf("%s: %v", rel, err)
 		}
-		if p, ok := toPacket(data, link, ci); ok {
-			out = append(out, p)
-		}
+		fn(data, link, ci)
 	}
-	return out
 }
 
 // toPacket fills a decode.Packet the way the decoder documents it: the
@@ -150,10 +175,21 @@ func toPacket(data []byte, link layers.LinkType, ci gopacket.CaptureInfo) (decod
 		case *layers.ICMPv6:
 			p.Proto = decode.ProtoICMPv6
 			p.ICMPType, p.ICMPCode = v.TypeCode.Type(), v.TypeCode.Code()
-			p.PayloadLen = max(l4Len-4, 0)
+			p.PayloadLen = max(l4Len-8, 0)
 		}
 	}
+	if !knownTransport(p.Proto) {
+		p.PayloadLen = max(l4Len, 0) // as internal/decode: the whole transport
+	}
 	return p, p.IPVersion != 0
+}
+
+func knownTransport(proto uint8) bool {
+	switch proto {
+	case decode.ProtoTCP, decode.ProtoUDP, decode.ProtoICMP, decode.ProtoICMPv6:
+		return true
+	}
+	return false
 }
 
 // resetTransport forgets an outer transport header when an inner IP header

@@ -25,7 +25,13 @@ const (
 	classNone = 0xff // not on a list (being created)
 )
 
-type list struct{ head, tail ref }
+// list is an intrusive doubly-linked list of flows. headTouched mirrors
+// the head flow's touched time so that expiry and eviction can compare the
+// heads without reading them (a cache miss each in a large table).
+type list struct {
+	head, tail  ref
+	headTouched int64
+}
 
 // Table tracks the flows of one packet stream. It is not safe for
 // concurrent use: use one Table per worker goroutine.
@@ -121,7 +127,11 @@ func (t *Table) listRemove(f *Flow) {
 		l.head = f.next
 	}
 	if f.next != 0 {
-		t.flow(f.next).prev = f.prev
+		n := t.flow(f.next)
+		n.prev = f.prev
+		if f.prev == 0 {
+			l.headTouched = n.touched // n is the new head, and in cache now
+		}
 	} else {
 		l.tail = f.prev
 	}
@@ -138,6 +148,7 @@ func (t *Table) listPush(f *Flow, class uint8) {
 		t.flow(l.tail).next = f.ref
 	} else {
 		l.head = f.ref
+		l.headTouched = f.touched
 	}
 	l.tail = f.ref
 }
@@ -146,7 +157,11 @@ func (t *Table) listPush(f *Flow, class uint8) {
 func (t *Table) touch(f *Flow, class uint8) {
 	f.touched = t.clock
 	if f.class == class && t.lists[class].tail == f.ref {
-		return // already last: the common case in a burst, no neighbour to touch
+		// Already last (the common case in a burst): no neighbour to touch.
+		if t.lists[class].head == f.ref {
+			t.lists[class].headTouched = f.touched
+		}
+		return
 	}
 	if f.class != classNone {
 		t.listRemove(f)
@@ -213,22 +228,17 @@ func (t *Table) end(f *Flow, why EndReason) {
 	if t.active > 0 {
 		t.actRemove(f)
 	}
-	r := f.ref
-	*f = Flow{ref: r, class: classNone}
+	// create zeroes the struct when it is reused.
 	f.next = t.free
-	t.free = r
+	t.free = f.ref
 }
 
 // expireClasses ends every flow whose class timeout has passed at now.
 func (t *Table) expireClasses(now int64) {
 	for c := range t.lists {
-		to := t.timeout[c]
-		for h := t.lists[c].head; h != 0; h = t.lists[c].head {
-			f := t.flow(h)
-			if now-f.touched < to {
-				break
-			}
-			t.end(f, classReason(uint8(c)))
+		l := &t.lists[c]
+		for l.head != 0 && now-l.headTouched >= t.timeout[c] {
+			t.end(t.flow(l.head), classReason(uint8(c)))
 		}
 	}
 }
@@ -240,15 +250,13 @@ func (t *Table) makeRoom() {
 	if t.stats.Active < uint64(t.cfg.MaxFlows) {
 		return
 	}
-	var lru *Flow
+	lru := -1
 	for c := range t.lists {
-		if h := t.lists[c].head; h != 0 {
-			if f := t.flow(h); lru == nil || f.touched < lru.touched {
-				lru = f
-			}
+		if l := &t.lists[c]; l.head != 0 && (lru < 0 || l.headTouched < t.lists[lru].headTouched) {
+			lru = c
 		}
 	}
-	t.end(lru, EndEvicted)
+	t.end(t.flow(t.lists[lru].head), EndEvicted)
 }
 
 // Expire ends the flows whose timeout has passed at now (Unix ns, packet
@@ -387,8 +395,8 @@ func (t *Table) lookupPacket(h uint64, src, dst netip.AddrPort, proto uint8, vla
 // Port reuse: a SYN (without ACK) that cannot belong to the flow ends it
 // (EndClosed) and starts a new flow: a client SYN with an ISN other than
 // the flow's (whatever the state), a SYN on a flow that never saw a
-// handshake (mid-stream), or any SYN or SYN-ACK with a new ISN on a closed
-// flow. A SYN with the flow's own ISN is a retransmission, even after the
+// handshake (mid-stream, from either side), or any SYN or SYN-ACK with a
+// new ISN on a closed flow. A SYN with the flow's own ISN is a retransmission, even after the
 // close.
 func (t *Table) Observe(p *decode.Packet) Event {
 	ts := p.Timestamp

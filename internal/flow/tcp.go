@@ -119,13 +119,17 @@ func (f *Flow) reusedBy(p *decode.Packet, dir Dir) bool {
 	if fl&decode.TCPAck != 0 {
 		return false
 	}
-	if dir == ClientToServer {
-		if known {
-			return p.Seq != ti.isn[0]
-		}
-		return ti.flags&tcpMidStream != 0
+	if ti.flags&tcpMidStream != 0 {
+		// No handshake was seen and a host never sends a bare SYN inside
+		// a connection: a new connection on these ports, maybe in the
+		// other direction (the mid-stream client was only a guess).
+		return true
 	}
-	// A bare SYN from the server side of a live flow: simultaneous open.
+	if dir == ClientToServer {
+		return known && p.Seq != ti.isn[0]
+	}
+	// A bare SYN from the server side of an opening or open flow:
+	// simultaneous open.
 	return false
 }
 
