@@ -112,6 +112,7 @@ func printLoss(w io.Writer, out *ReadOutput) {
 	add("truncated_records", cs.TruncatedRecords)
 	add("bad_records", cs.BadRecords)
 	add("snap_truncated", cs.SnapTruncated)
+	add("bad_wire_len", cs.BadWireLen)
 	add("unsupported_link", l.UnsupportedLink)
 	add("flows_evicted", l.FlowsEvicted)
 	for k, v := range l.Malformed {

@@ -25,6 +25,13 @@ const (
 	LinkSLL2     LinkType = 276 // Linux cooked capture v2
 )
 
+// LinkLinuxARPHRD is the base of the link types given to Linux devices
+// whose ARPHRD_* type has no LINKTYPE_* equivalent we map: the link type
+// is LinkLinuxARPHRD|(ARPHRD & 0x7fff), which no decoder knows, so their
+// frames are counted as an unsupported link type (and the ARPHRD value can
+// still be read back for diagnostics).
+const LinkLinuxARPHRD LinkType = 0x8000
+
 // Frame is one captured frame. Data is only valid until the next call to
 // Next on the Source that returned it: a consumer that keeps bytes copies them.
 type Frame struct {
@@ -53,7 +60,13 @@ type Stats struct {
 	TruncatedRecords uint64 `json:"truncated_records"` // a file cut short in the middle of a record
 	BadRecords       uint64 `json:"bad_records"`       // record or block that could not be parsed
 	SnapTruncated    uint64 `json:"snap_truncated"`    // frames captured shorter than on the wire
+	BadWireLen       uint64 `json:"bad_wire_len"`      // records claiming an impossible wire length (taken as the captured length)
 }
+
+// MaxWireLen bounds a believable wire length: no link delivers larger
+// frames (even GSO super-packets stay under 64 KiB plus headers), so a record
+// claiming more is corrupt, and must not inflate byte counters.
+const MaxWireLen = 262144
 
 // ErrTimeout is returned by live sources when no frame arrived within the
 // poll interval. It lets the caller do periodic work; it is not a failure.

@@ -9,7 +9,23 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 )
+
+// How files are read.
+//
+// pcap and pcapng go through one read buffer (inbuf) that hands out slices
+// of itself: a frame's Data is its record's bytes in the buffer, no copy,
+// no allocation, valid until the next Next (which may move or refill the
+// buffer). Every length taken from the file is checked against a fixed
+// bound before it is used, and nothing is allocated from one.
+//
+// What goes wrong is counted, never fatal once the header was good: a file
+// cut inside a record delivers the records before it, then counts a
+// TruncatedRecords and ends (io.EOF); a record or block whose lengths are
+// impossible counts a BadRecords and ends, because in both formats the
+// only way to the next record is the current one's length. Only a failing
+// read of the file itself (an I/O error) is returned as an error.
 
 // FileOptions configures OpenFile.
 type FileOptions struct {
@@ -154,6 +170,7 @@ type fileSource struct {
 	in      inbuf
 	cnt     counters
 	filter  *filterSet
+	ifMu    sync.RWMutex // Interfaces may be called from other goroutines
 	ifaces  []Interface
 	done    bool // io.EOF returned: the stream is over
 	ng      bool // pcapng (else pcap)
@@ -182,8 +199,10 @@ func (s *fileSource) Next() (Frame, error) {
 }
 
 func (s *fileSource) Interfaces() []Interface {
-	// The three-index slice makes a caller's append copy instead of
-	// writing into our array.
+	s.ifMu.RLock()
+	defer s.ifMu.RUnlock()
+	// Entries are never changed once listed, and the three-index slice
+	// makes a caller's append copy instead of writing into our array.
 	return s.ifaces[:len(s.ifaces):len(s.ifaces)]
 }
 
@@ -207,6 +226,10 @@ func (s *fileSource) accept(f *Frame) bool {
 	if f.WireLen < len(f.Data) {
 		// Some writers put 0 or garbage in the wire length; the bytes we
 		// hold were on the wire, so it was at least that long.
+		f.WireLen = len(f.Data)
+	}
+	if f.WireLen > MaxWireLen {
+		s.cnt.local.BadWireLen++
 		f.WireLen = len(f.Data)
 	}
 	if s.filter != nil && !s.filter.match(f.LinkType, f.Data, f.WireLen) {

@@ -3,9 +3,11 @@ package capture
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/wirewatch/wirewatch/internal/corpus"
@@ -107,4 +109,38 @@ func FuzzPcapngFile(f *testing.F) {
 	addCorpusSeeds(f, "gopacket/pcapgo/tests/*/*.pcapng", 60)
 	addCorpusSeeds(f, "pcapplusplus/PcapExamples/*.pcapng", 10)
 	f.Fuzz(fuzzRead)
+}
+
+// TestHostileLengthsDoNotAllocate: lengths claimed by a file never size an
+// allocation. Reading inputs that claim gigabytes costs at most the read
+// buffer.
+func TestHostileLengthsDoNotAllocate(t *testing.T) {
+	var inputs [][]byte
+	// pcap record claiming 4 GiB.
+	inputs = append(inputs, pcapBytes(false, false, 1, rec{caplen: 0xffffffff, wirelen: 0xffffffff}))
+	// pcapng blocks claiming ~4 GiB: an IDB, an EPB, an unknown block
+	// (skipped by length), an SPB with a huge original length.
+	for _, typ := range []uint32{ngBlockIDB, ngBlockEPB, 0x0bad, ngBlockSPB} {
+		n := newNG(false).shb(1, 0).idb(1, 0)
+		b := n.bytes()
+		h := make([]byte, 32)
+		binary.LittleEndian.PutUint32(h, typ)
+		binary.LittleEndian.PutUint32(h[4:], 0xfffffff0)
+		binary.LittleEndian.PutUint32(h[8:], 0xfffffff0)
+		binary.LittleEndian.PutUint32(h[20:], 0x7ffffff0)
+		inputs = append(inputs, append(b, h...))
+	}
+	for i, in := range inputs {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		frames, st := readBytes(t, in, FileOptions{})
+		runtime.ReadMemStats(&after)
+		if d := after.TotalAlloc - before.TotalAlloc; d > 2*readBufSize {
+			t.Errorf("input %d: allocated %d bytes", i, d)
+		}
+		if len(frames) != 0 || st.BadRecords+st.TruncatedRecords != 1 {
+			t.Errorf("input %d: %d frames %+v", i, len(frames), st)
+		}
+	}
 }

@@ -16,7 +16,9 @@ type LiveConfig struct {
 	// Default 1.
 	Workers int
 	// Filter is a tcpdump expression, attached to the sockets so that the
-	// kernel filters (see OpenLive for when it runs in user space).
+	// kernel filters (see OpenLive for when it runs in user space). Frames
+	// the kernel rejects are not counted anywhere (it does not say how
+	// many); those rejected in user space count as Stats.FilteredOut.
 	Filter string
 	// SnapLen is the most bytes kept per frame. Default and maximum
 	// 262144.
@@ -65,13 +67,6 @@ func (c LiveConfig) withDefaults() LiveConfig {
 	}
 	return c
 }
-
-// LinkLinuxARPHRD is the base of the link types given to Linux devices
-// whose ARPHRD_* type has no LINKTYPE_* equivalent we map: the link type
-// is LinkLinuxARPHRD|(ARPHRD & 0x7fff), which no decoder knows, so their
-// frames are counted as an unsupported link type (and the ARPHRD value can
-// still be read back for diagnostics).
-const LinkLinuxARPHRD LinkType = 0x8000
 
 // linkTypeForARPHRD maps a Linux device type (/sys/class/net/DEV/type,
 // linux/if_arp.h) to the link type of the frames an AF_PACKET SOCK_RAW

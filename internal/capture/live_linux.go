@@ -47,10 +47,8 @@ func OpenLive(cfg LiveConfig) ([]Source, error) {
 	if page := os.Getpagesize(); cfg.BlockSize%page != 0 {
 		return nil, fmt.Errorf("capture: block size %d is not a multiple of the page size %d", cfg.BlockSize, page)
 	}
-	if cfg.BlockSize < cfg.SnapLen+4096 && cfg.BlockSize < 1<<20 {
-		// A frame never spans blocks: a block must hold a whole one.
-		return nil, fmt.Errorf("capture: block size %d is too small for snap length %d", cfg.BlockSize, cfg.SnapLen)
-	}
+	// A frame never spans ring blocks: with blocks smaller than the snap
+	// length, the kernel cuts frames to fit (counted as SnapTruncated).
 	var all []*liveSource
 	fail := func(err error) ([]Source, error) {
 		for _, s := range all {

@@ -199,3 +199,20 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("directory: %v", err)
 	}
 }
+
+func TestPcapModifiedFormat(t *testing.T) {
+	// Kuznetsov's patched libpcap: 8 more bytes per record header
+	// (ifindex, protocol, packet type, padding).
+	b := pcapBytes(false, false, 1)
+	b[0], b[1], b[2], b[3] = 0x34, 0xcd, 0xb2, 0xa1
+	for i := range 3 {
+		h := make([]byte, 24)
+		h[0] = byte(i + 1) // seconds
+		h[8], h[12] = 30, 30
+		b = append(append(b, h...), payload(30, byte(i))...)
+	}
+	frames, st := readBytes(t, b, FileOptions{})
+	if len(frames) != 3 || st.BadRecords+st.TruncatedRecords != 0 || frames[2].Timestamp != 3e9 || !bytes.Equal(frames[1].data, payload(30, 1)) {
+		t.Fatalf("%d frames %+v", len(frames), st)
+	}
+}

@@ -124,7 +124,7 @@ func (s *fileSource) openPcapng() error {
 // anything, for the first interface description before any packet, so
 // that OpenFile can compile the filter for it.
 func (n *ngState) firstLinkType(in *inbuf) (LinkType, bool) {
-	in.ensure(readBufSize) // fill the buffer; a short file is fine
+	in.ensure(len(in.buf)) // fill the buffer; a short file is fine
 	big := n.bigEndian
 	u32 := func(b []byte) uint32 {
 		if big {
@@ -166,7 +166,7 @@ func (n *ngState) firstLinkType(in *inbuf) (LinkType, bool) {
 // index. A packet block larger than the buffer (huge options) has its
 // fixed part and data read, and the rest skipped on the next call.
 //
-// Errors follow Wireshark: a block whose length fields are impossible or
+// Errors follow libpcap and Wireshark: a block whose length fields are impossible or
 // disagree, a packet for an interface the section did not describe, or a
 // section of an unknown version ends the stream (BadRecords, then io.EOF).
 func (s *fileSource) nextNG() (Frame, error) {
@@ -397,7 +397,9 @@ func (s *fileSource) addInterface(b []byte) {
 		name = fmt.Sprintf("if%d", itf.global)
 	}
 	ng.section = append(ng.section, itf)
+	s.ifMu.Lock()
 	s.ifaces = append(s.ifaces, Interface{Name: name, LinkType: itf.link})
+	s.ifMu.Unlock()
 }
 
 // setResolution applies if_tsresol: the high bit selects base 2, the rest

@@ -166,6 +166,7 @@ func (l *Live) CaptureStats() capture.Stats {
 		t.TruncatedRecords += st.TruncatedRecords
 		t.BadRecords += st.BadRecords
 		t.SnapTruncated += st.SnapTruncated
+		t.BadWireLen += st.BadWireLen
 	}
 	return t
 }

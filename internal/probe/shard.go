@@ -108,7 +108,7 @@ func nothingHappened(b *summary.Bucket) bool {
 
 func lossEmpty(l *summary.Loss) bool {
 	return l.KernelDrops == 0 && l.FilteredOut == 0 && l.TruncatedRecords == 0 && l.BadRecords == 0 &&
-		l.SnapTruncated == 0 && l.UnsupportedLink == 0 && len(l.Malformed) == 0 && len(l.FragmentsDropped) == 0 &&
+		l.SnapTruncated == 0 && l.BadWireLen == 0 && l.UnsupportedLink == 0 && len(l.Malformed) == 0 && len(l.FragmentsDropped) == 0 &&
 		l.FlowsEvicted == 0 && l.QueueDrops == 0
 }
 
@@ -135,6 +135,7 @@ func (s *shard) addLoss(b *summary.Bucket) {
 		l.TruncatedRecords += cur.TruncatedRecords - s.lastSrc.TruncatedRecords
 		l.BadRecords += cur.BadRecords - s.lastSrc.BadRecords
 		l.SnapTruncated += cur.SnapTruncated - s.lastSrc.SnapTruncated
+		l.BadWireLen += cur.BadWireLen - s.lastSrc.BadWireLen
 		s.lastSrc = cur
 	}
 }

@@ -144,6 +144,7 @@ type Loss struct {
 	TruncatedRecords uint64            `json:"truncated_records"`
 	BadRecords       uint64            `json:"bad_records"`
 	SnapTruncated    uint64            `json:"snap_truncated"`
+	BadWireLen       uint64            `json:"bad_wire_len"`
 	UnsupportedLink  uint64            `json:"unsupported_link"`
 	Malformed        map[string]uint64 `json:"malformed"`
 	FragmentsDropped map[string]uint64 `json:"fragments_dropped"`
@@ -157,6 +158,7 @@ func (l *Loss) add(o *Loss) {
 	l.TruncatedRecords += o.TruncatedRecords
 	l.BadRecords += o.BadRecords
 	l.SnapTruncated += o.SnapTruncated
+	l.BadWireLen += o.BadWireLen
 	l.UnsupportedLink += o.UnsupportedLink
 	l.FlowsEvicted += o.FlowsEvicted
 	l.QueueDrops += o.QueueDrops

@@ -53,6 +53,24 @@ const (
 
 	retA = 0x10
 
+	aluADD = 0x00
+	aluSUB = 0x10
+	aluMUL = 0x20
+	aluDIV = 0x30
+	aluOR  = 0x40
+	aluAND = 0x50
+	aluLSH = 0x60
+	aluRSH = 0x70
+	aluNEG = 0x80
+	aluMOD = 0x90
+	aluXOR = 0xa0
+
+	jmpJA   = 0x00
+	jmpJEQ  = 0x10
+	jmpJGT  = 0x20
+	jmpJGE  = 0x30
+	jmpJSET = 0x40
+
 	miscTAX = 0x00
 	miscTXA = 0x80
 
@@ -134,37 +152,37 @@ var opcodes = map[uint16]op{
 	clsST:                opSt,
 	clsSTX:               opStx,
 
-	clsALU | 0x00 | srcK: opAddK,
-	clsALU | 0x10 | srcK: opSubK,
-	clsALU | 0x20 | srcK: opMulK,
-	clsALU | 0x30 | srcK: opDivK,
-	clsALU | 0x90 | srcK: opModK,
-	clsALU | 0x50 | srcK: opAndK,
-	clsALU | 0x40 | srcK: opOrK,
-	clsALU | 0xa0 | srcK: opXorK,
-	clsALU | 0x60 | srcK: opLshK,
-	clsALU | 0x70 | srcK: opRshK,
-	clsALU | 0x00 | srcX: opAddX,
-	clsALU | 0x10 | srcX: opSubX,
-	clsALU | 0x20 | srcX: opMulX,
-	clsALU | 0x30 | srcX: opDivX,
-	clsALU | 0x90 | srcX: opModX,
-	clsALU | 0x50 | srcX: opAndX,
-	clsALU | 0x40 | srcX: opOrX,
-	clsALU | 0xa0 | srcX: opXorX,
-	clsALU | 0x60 | srcX: opLshX,
-	clsALU | 0x70 | srcX: opRshX,
-	clsALU | 0x80:        opNeg,
+	clsALU | aluADD | srcK: opAddK,
+	clsALU | aluSUB | srcK: opSubK,
+	clsALU | aluMUL | srcK: opMulK,
+	clsALU | aluDIV | srcK: opDivK,
+	clsALU | aluMOD | srcK: opModK,
+	clsALU | aluAND | srcK: opAndK,
+	clsALU | aluOR | srcK:  opOrK,
+	clsALU | aluXOR | srcK: opXorK,
+	clsALU | aluLSH | srcK: opLshK,
+	clsALU | aluRSH | srcK: opRshK,
+	clsALU | aluADD | srcX: opAddX,
+	clsALU | aluSUB | srcX: opSubX,
+	clsALU | aluMUL | srcX: opMulX,
+	clsALU | aluDIV | srcX: opDivX,
+	clsALU | aluMOD | srcX: opModX,
+	clsALU | aluAND | srcX: opAndX,
+	clsALU | aluOR | srcX:  opOrX,
+	clsALU | aluXOR | srcX: opXorX,
+	clsALU | aluLSH | srcX: opLshX,
+	clsALU | aluRSH | srcX: opRshX,
+	clsALU | aluNEG:        opNeg,
 
-	clsJMP | 0x00:        opJa,
-	clsJMP | 0x10 | srcK: opJeqK,
-	clsJMP | 0x20 | srcK: opJgtK,
-	clsJMP | 0x30 | srcK: opJgeK,
-	clsJMP | 0x40 | srcK: opJsetK,
-	clsJMP | 0x10 | srcX: opJeqX,
-	clsJMP | 0x20 | srcX: opJgtX,
-	clsJMP | 0x30 | srcX: opJgeX,
-	clsJMP | 0x40 | srcX: opJsetX,
+	clsJMP | jmpJA:          opJa,
+	clsJMP | jmpJEQ | srcK:  opJeqK,
+	clsJMP | jmpJGT | srcK:  opJgtK,
+	clsJMP | jmpJGE | srcK:  opJgeK,
+	clsJMP | jmpJSET | srcK: opJsetK,
+	clsJMP | jmpJEQ | srcX:  opJeqX,
+	clsJMP | jmpJGT | srcX:  opJgtX,
+	clsJMP | jmpJGE | srcX:  opJgeX,
+	clsJMP | jmpJSET | srcX: opJsetX,
 
 	clsRET | srcK: opRetK,
 	clsRET | retA: opRetA,
