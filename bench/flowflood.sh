@@ -18,7 +18,9 @@ out=bench/out/flood.json
 # the cap has to be evicted.
 cfg=$(mktemp); trap 'rm -f "$cfg"' EXIT
 printf 'flows:\n  max: %d\n  tcp_syn_timeout: 24h\n  idle_timeout: 24h\n  tcp_idle_timeout: 24h\n' "$cap" > "$cfg"
-res=$( { /usr/bin/time -f '%e %M' "$bin" read "$pcap" -c "$cfg" --summary --format json > "$out"; } 2>&1 | tail -1)
+tf=$(mktemp)
+/usr/bin/time -o "$tf" -f '%e %M' "$bin" read "$pcap" -c "$cfg" --summary --format json > "$out"
+res=$(tail -1 "$tf"); rm -f "$tf"
 secs=${res% *}; rss=${res#* }
 python3 - "$out" "$n" "$cap" "$secs" "$rss" <<'PY'
 import json, sys

@@ -30,12 +30,15 @@ cat "$cap" > /dev/null
 
 # best_of CMD...: prints "seconds peak_rss_kib" of the fastest run.
 best_of() {
-  local best="" rss="" t out
+  local best="" rss="" t out tf
+  tf=$(mktemp)
   for _ in $(seq "$runs"); do
-    out=$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    /usr/bin/time -o "$tf" -f '%e %M' "$@" >/dev/null 2>&1 || true
+    out=$(tail -1 "$tf")
     t=${out% *}
     if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; rss=${out#* }; fi
   done
+  rm -f "$tf"
   echo "$best $rss"
 }
 

@@ -8,77 +8,15 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wirewatch/wirewatch/internal/testnet"
 )
-
-// liveNet is a veth pair with one end in a network namespace the test
-// creates, addressed from 10.251.X.0/30 (test-only addresses).
-type liveNet struct {
-	ns, hostIf, nsIf string
-	hostIP, nsIP     string
-}
-
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("live capture test needs root, and CI is set")
-		}
-		t.Skip("live capture test needs root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("live capture test needs iproute2, and CI is set")
-		}
-		t.Skip("live capture test needs iproute2 (ip)")
-	}
-}
-
-func run(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-func newLiveNet(t *testing.T) *liveNet {
-	t.Helper()
-	pid := os.Getpid()
-	x := pid % 250
-	n := &liveNet{
-		ns:     fmt.Sprintf("wwcap-test-%d", pid),
-		hostIf: fmt.Sprintf("wwc%dh", pid%100000),
-		nsIf:   fmt.Sprintf("wwc%dn", pid%100000),
-		hostIP: fmt.Sprintf("10.251.%d.1", x),
-		nsIP:   fmt.Sprintf("10.251.%d.2", x),
-	}
-	cleanup := func() {
-		exec.Command("ip", "netns", "del", n.ns).Run()
-		exec.Command("ip", "link", "del", n.hostIf).Run()
-	}
-	cleanup()
-	t.Cleanup(cleanup)
-	run(t, "ip", "netns", "add", n.ns)
-	run(t, "ip", "link", "add", n.hostIf, "type", "veth", "peer", "name", n.nsIf)
-	run(t, "ip", "link", "set", n.nsIf, "netns", n.ns)
-	// No IPv6: router solicitations and MLD reports are not ours.
-	exec.Command("sysctl", "-qw", "net.ipv6.conf."+n.hostIf+".disable_ipv6=1").Run()
-	exec.Command("ip", "netns", "exec", n.ns, "sysctl", "-qw", "net.ipv6.conf."+n.nsIf+".disable_ipv6=1").Run()
-	run(t, "ip", "addr", "add", n.hostIP+"/30", "dev", n.hostIf)
-	run(t, "ip", "netns", "exec", n.ns, "ip", "addr", "add", n.nsIP+"/30", "dev", n.nsIf)
-	run(t, "ip", "link", "set", n.hostIf, "up")
-	run(t, "ip", "netns", "exec", n.ns, "ip", "link", "set", n.nsIf, "up")
-	return n
-}
 
 // collector runs one goroutine per source and keeps copies of the frames.
 type collector struct {
@@ -159,7 +97,7 @@ func icmpEcho(f []byte) (src, dst netip.Addr, typ uint8, seq uint16, ok bool) {
 
 // checkPings asserts that frames are exactly 20 echo requests from the
 // namespace and their 20 replies.
-func checkPings(t *testing.T, n *liveNet, frames []frameCopy) {
+func checkPings(t *testing.T, n *testnet.Host, frames []frameCopy) {
 	t.Helper()
 	req, rep := map[uint16]bool{}, map[uint16]bool{}
 	for _, f := range frames {
@@ -167,9 +105,9 @@ func checkPings(t *testing.T, n *liveNet, frames []frameCopy) {
 		switch {
 		case !ok:
 			t.Errorf("not an ICMP frame: % x", f.data[:min(len(f.data), 40)])
-		case typ == 8 && src.String() == n.nsIP && dst.String() == n.hostIP && !req[seq]:
+		case typ == 8 && src.String() == n.NSIP && dst.String() == n.HostIP && !req[seq]:
 			req[seq] = true
-		case typ == 0 && src.String() == n.hostIP && dst.String() == n.nsIP && !rep[seq]:
+		case typ == 0 && src.String() == n.HostIP && dst.String() == n.NSIP && !rep[seq]:
 			rep[seq] = true
 		default:
 			t.Errorf("unexpected or duplicate ICMP %s > %s type %d seq %d", src, dst, typ, seq)
@@ -183,9 +121,9 @@ func checkPings(t *testing.T, n *liveNet, frames []frameCopy) {
 	}
 }
 
-func ping(t *testing.T, n *liveNet) {
+func ping(t *testing.T, n *testnet.Host) {
 	t.Helper()
-	run(t, "ip", "netns", "exec", n.ns, "ping", "-c", "20", "-i", "0.01", "-W", "1", n.hostIP)
+	n.Exec(t, "ping", "-c", "20", "-i", "0.01", "-W", "1", n.HostIP)
 }
 
 // TestLiveVeth proves on a real device (a veth pair to a namespace) that
@@ -195,10 +133,9 @@ func ping(t *testing.T, n *liveNet) {
 // a flow, both directions, on one socket); then that "any" (user-space
 // filter, device told by ifindex) sees the same 40.
 func TestLiveVeth(t *testing.T) {
-	needRoot(t)
-	n := newLiveNet(t)
+	n := testnet.New(t)
 
-	srcs, err := OpenLive(LiveConfig{Devices: []string{n.hostIf}, Workers: 2, Filter: "icmp", PollTimeout: 50 * time.Millisecond})
+	srcs, err := OpenLive(LiveConfig{Devices: []string{n.HostIf}, Workers: 2, Filter: "icmp", PollTimeout: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,8 +143,8 @@ func TestLiveVeth(t *testing.T) {
 		t.Fatalf("%d sources for 2 workers", len(srcs))
 	}
 	itf := srcs[0].Interfaces()
-	if len(itf) != 1 || itf[0].Name != n.hostIf || itf[0].LinkType != LinkEthernet ||
-		len(itf[0].Addrs) != 1 || itf[0].Addrs[0].String() != n.hostIP+"/30" {
+	if len(itf) != 1 || itf[0].Name != n.HostIf || itf[0].LinkType != LinkEthernet ||
+		len(itf[0].Addrs) != 1 || itf[0].Addrs[0].String() != n.HostIP+"/30" {
 		t.Fatalf("interfaces %+v", itf)
 	}
 	c := collect(srcs)
@@ -246,7 +183,7 @@ func TestLiveVeth(t *testing.T) {
 	}
 
 	// "any": every device, user-space filter.
-	srcs, err = OpenLive(LiveConfig{Devices: []string{"any"}, Filter: "icmp and host " + n.nsIP, PollTimeout: 50 * time.Millisecond})
+	srcs, err = OpenLive(LiveConfig{Devices: []string{"any"}, Filter: "icmp and host " + n.NSIP, PollTimeout: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,8 +196,8 @@ func TestLiveVeth(t *testing.T) {
 	srcs[0].Close()
 	checkPings(t, n, frames)
 	for _, f := range frames {
-		if f.Interface >= len(ifs) || ifs[f.Interface].Name != n.hostIf {
-			t.Fatalf("frame on interface %d, want %s (%+v)", f.Interface, n.hostIf, ifs)
+		if f.Interface >= len(ifs) || ifs[f.Interface].Name != n.HostIf {
+			t.Fatalf("frame on interface %d, want %s (%+v)", f.Interface, n.HostIf, ifs)
 		}
 	}
 	if st.Packets != 40 || st.KernelDrops != 0 {
@@ -316,9 +253,8 @@ func TestMentionsVLAN(t *testing.T) {
 // Close while the caller still holds a frame (its bytes stay readable; the
 // ring is unmapped at the next Next, which returns io.EOF).
 func TestLiveClose(t *testing.T) {
-	needRoot(t)
-	n := newLiveNet(t)
-	srcs, err := OpenLive(LiveConfig{Devices: []string{n.hostIf}, PollTimeout: 100 * time.Millisecond})
+	n := testnet.New(t)
+	srcs, err := OpenLive(LiveConfig{Devices: []string{n.HostIf}, PollTimeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,12 +283,12 @@ func TestLiveClose(t *testing.T) {
 	}
 	src.Stats()
 
-	srcs, err = OpenLive(LiveConfig{Devices: []string{n.hostIf}, PollTimeout: 100 * time.Millisecond})
+	srcs, err = OpenLive(LiveConfig{Devices: []string{n.HostIf}, PollTimeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	src = srcs[0]
-	go exec.Command("ip", "netns", "exec", n.ns, "ping", "-c", "3", "-i", "0.05", n.hostIP).Run()
+	go n.Command("ping", "-c", "3", "-i", "0.05", n.HostIP).Run()
 	var f Frame
 	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
 		if f, err = src.Next(); err == nil {

@@ -3,6 +3,7 @@ package flow
 import (
 	"net/netip"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -85,7 +86,7 @@ func TestFloodInvariants(t *testing.T) {
 // state of a probe). Each op is one packet.
 func BenchmarkObserve(b *testing.B) {
 	for _, nflows := range []int{1_000, 100_000, 1_000_000} {
-		b.Run(itoa(nflows)+"flows", func(b *testing.B) {
+		b.Run(strconv.Itoa(nflows)+"flows", func(b *testing.B) {
 			tb := NewTable(DefaultConfig(), nil)
 			var p decode.Packet
 			for i := range nflows {

@@ -146,39 +146,7 @@ func (k Key) Endpoints() (a, b netip.AddrPort) {
 // String formats the key for logs and test failures.
 func (k Key) String() string {
 	a, b := k.Endpoints()
-	return a.String() + "<->" + b.String() + "/" + protoString(k.proto)
-}
-
-func protoString(p uint8) string {
-	switch p {
-	case decode.ProtoTCP:
-		return "tcp"
-	case decode.ProtoUDP:
-		return "udp"
-	case decode.ProtoICMP:
-		return "icmp"
-	case decode.ProtoICMPv6:
-		return "icmpv6"
-	case decode.ProtoSCTP:
-		return "sctp"
-	case decode.ProtoGRE:
-		return "gre"
-	}
-	return "proto-" + itoa(int(p))
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
+	return a.String() + "<->" + b.String() + "/" + decode.ProtoName(k.proto)
 }
 
 // seed is a secret per-table (or per-process) hash seed. Captured traffic

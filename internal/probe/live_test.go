@@ -3,13 +3,11 @@ package probe
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,84 +15,8 @@ import (
 
 	"github.com/wirewatch/wirewatch/internal/capture"
 	"github.com/wirewatch/wirewatch/internal/summary"
+	"github.com/wirewatch/wirewatch/internal/testnet"
 )
-
-// testNet is a veth pair with one end in a network namespace the test
-// creates: a second "host" with its own address, reachable only from here.
-type testNet struct {
-	ns, hostIf, nsIf string
-	hostIP, nsIP     string
-}
-
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("live capture test needs root, and CI is set")
-		}
-		t.Skip("live capture test needs root")
-	}
-}
-
-func sh(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-func newTestNet(t *testing.T, octet int) *testNet {
-	t.Helper()
-	pid := os.Getpid() % 10000
-	n := &testNet{
-		ns:     fmt.Sprintf("wwtest%d-%d", pid, octet),
-		hostIf: fmt.Sprintf("wwh%d%d", pid, octet),
-		nsIf:   fmt.Sprintf("wwn%d%d", pid, octet),
-		hostIP: fmt.Sprintf("10.252.%d.1", octet),
-		nsIP:   fmt.Sprintf("10.252.%d.2", octet),
-	}
-	exec.Command("ip", "netns", "del", n.ns).Run()
-	exec.Command("ip", "link", "del", n.hostIf).Run()
-	sh(t, "ip", "netns", "add", n.ns)
-	t.Cleanup(func() {
-		exec.Command("ip", "netns", "del", n.ns).Run()
-		exec.Command("ip", "link", "del", n.hostIf).Run()
-	})
-	sh(t, "ip", "link", "add", n.hostIf, "type", "veth", "peer", "name", n.nsIf)
-	sh(t, "ip", "link", "set", n.nsIf, "netns", n.ns)
-	// No IPv6 on the pair: router solicitations and MLD reports would add
-	// frames the test did not send.
-	sh(t, "sysctl", "-qw", "net.ipv6.conf."+n.hostIf+".disable_ipv6=1")
-	sh(t, "ip", "netns", "exec", n.ns, "sysctl", "-qw", "net.ipv6.conf."+n.nsIf+".disable_ipv6=1")
-	sh(t, "ip", "addr", "add", n.hostIP+"/24", "dev", n.hostIf)
-	sh(t, "ip", "netns", "exec", n.ns, "ip", "addr", "add", n.nsIP+"/24", "dev", n.nsIf)
-	sh(t, "ip", "link", "set", n.hostIf, "up")
-	sh(t, "ip", "netns", "exec", n.ns, "ip", "link", "set", n.nsIf, "up")
-	sh(t, "ip", "netns", "exec", n.ns, "ip", "link", "set", "lo", "up")
-	// Offloads off: the probe must see the frames the wire carries, as the
-	// kernel's interface counters count them.
-	exec.Command("ethtool", "-K", n.hostIf, "tso", "off", "gso", "off", "gro", "off").Run()
-	exec.Command("ip", "netns", "exec", n.ns, "ethtool", "-K", n.nsIf, "tso", "off", "gso", "off", "gro", "off").Run()
-	return n
-}
-
-func (n *testNet) counters(t *testing.T) (packets, bytes uint64) {
-	t.Helper()
-	read := func(name string) uint64 {
-		b, err := os.ReadFile("/sys/class/net/" + n.hostIf + "/statistics/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	return read("rx_packets") + read("tx_packets"), read("rx_bytes") + read("tx_bytes")
-}
 
 func sumWindows(ws []*summary.Bucket) *summary.Bucket {
 	m := summary.NewBucket(0, 0, 256)
@@ -110,18 +32,18 @@ func sumWindows(ws []*summary.Bucket) *summary.Bucket {
 // and real HTTP transfers to a server in another namespace) and checks that
 // the probe counted exactly what the kernel says crossed the device.
 func TestLiveCountsEqualKernel(t *testing.T) {
-	needRoot(t)
+	testnet.NeedRoot(t)
 	if testing.Short() {
 		t.Skip("live test skipped in -short mode")
 	}
-	n := newTestNet(t, 31)
+	n := testnet.New(t)
 	// A real HTTP server in the namespace, serving a file of known size.
 	dir := t.TempDir()
 	body := strings.Repeat("wirewatch", 20000) // 180000 bytes
 	if err := os.WriteFile(dir+"/f.txt", []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	srv := exec.Command("ip", "netns", "exec", n.ns, "python3", "-m", "http.server", "--bind", n.nsIP, "--directory", dir, "8080")
+	srv := n.Command("python3", "-m", "http.server", "--bind", n.NSIP, "--directory", dir, "8080")
 	if err := srv.Start(); err != nil {
 		t.Skipf("python3 http.server: %v", err)
 	}
@@ -131,7 +53,7 @@ func TestLiveCountsEqualKernel(t *testing.T) {
 	opt.SummaryMode = false
 	opt.Keep = 100
 	opt.Workers = 2
-	live, err := StartLive(context.Background(), opt, capture.LiveConfig{Devices: []string{n.hostIf}, Workers: 2}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	live, err := StartLive(context.Background(), opt, capture.LiveConfig{Devices: []string{n.HostIf}, Workers: 2}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +61,7 @@ func TestLiveCountsEqualKernel(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	// Wait for the server to listen (its SYNs count too: they are traffic).
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	url := "http://" + n.nsIP + ":8080/f.txt"
+	url := "http://" + n.NSIP + ":8080/f.txt"
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := client.Get(url)
@@ -154,11 +76,11 @@ func TestLiveCountsEqualKernel(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	time.Sleep(200 * time.Millisecond)
-	kp0, kb0 := n.counters(t)
+	kp0, kb0 := n.Counters(t)
 	before := sumWindows(append(live.Windows().Closed(), live.Current()))
 
 	const pings, gets = 50, 20
-	sh(t, "ip", "netns", "exec", n.ns, "ping", "-q", "-c", strconv.Itoa(pings), "-i", "0.01", "-s", "56", n.hostIP)
+	n.Exec(t, "ping", "-q", "-c", strconv.Itoa(pings), "-i", "0.01", "-s", "56", n.HostIP)
 	for i := 0; i < gets; i++ {
 		resp, err := client.Get(url)
 		if err != nil {
@@ -171,9 +93,9 @@ func TestLiveCountsEqualKernel(t *testing.T) {
 		}
 	}
 	time.Sleep(500 * time.Millisecond) // let the ring drain
-	kp1, kb1 := n.counters(t)
+	kp1, kb1 := n.Counters(t)
 	time.Sleep(200 * time.Millisecond)
-	checkAPI(t, live, n.hostIf)
+	checkAPI(t, live, n.HostIf)
 	live.Stop()
 	after := sumWindows(live.Windows().Closed())
 
@@ -201,7 +123,7 @@ func TestLiveCountsEqualKernel(t *testing.T) {
 	if in := after.Packets.In - before.Packets.In; in < pings {
 		t.Errorf("inbound packets %d < %d echo requests", in, pings)
 	}
-	dev := after.Devices[n.hostIf]
+	dev := after.Devices[n.HostIf]
 	if dev == nil || dev.In.Packets+dev.Out.Packets+dev.Other.Packets != after.Packets.Total {
 		t.Errorf("device record %+v does not add up to %d packets", dev, after.Packets.Total)
 	}

@@ -297,7 +297,7 @@ func (r *Recorder) foldInto(b *Bucket, f *flow.Flow) {
 	pk := w[0].Packets + w[1].Packets
 	by := w[0].Bytes + w[1].Bytes
 	if port := f.Server.Port(); port != 0 || f.Proto == decode.ProtoTCP || f.Proto == decode.ProtoUDP {
-		key := strconv.Itoa(int(port)) + "/" + protoName(f.Proto)
+		key := strconv.Itoa(int(port)) + "/" + decode.ProtoName(f.Proto)
 		b.TopPorts.Add(key, pk)
 		b.TopPortsBytes.Add(key, by)
 	}
@@ -332,22 +332,4 @@ func (r *Recorder) FlowEnded(f *flow.Flow, why flow.EndReason) {
 	case flow.EndFlush:
 		fc.EndedFlush++
 	}
-}
-
-func protoName(p uint8) string {
-	switch p {
-	case decode.ProtoTCP:
-		return "tcp"
-	case decode.ProtoUDP:
-		return "udp"
-	case decode.ProtoICMP:
-		return "icmp"
-	case decode.ProtoICMPv6:
-		return "icmpv6"
-	case decode.ProtoSCTP:
-		return "sctp"
-	case decode.ProtoGRE:
-		return "gre"
-	}
-	return strconv.Itoa(int(p))
 }
