@@ -53,3 +53,14 @@ func TestValidateRejectsNonsense(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// The example configuration shipped in the repository must load as it is.
+func TestExampleConfigLoads(t *testing.T) {
+	cfg, err := Load("../../config/probe.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Summary.Period != 60*time.Second || cfg.Flows.Max != 1048576 || len(cfg.Capture.Devices) != 1 {
+		t.Fatalf("unexpected example values: %+v", cfg)
+	}
+}
