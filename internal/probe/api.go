@@ -37,8 +37,9 @@ func APIHandler(l *Live) http.Handler {
 
 type api struct {
 	live *Live
-	// Reports read sketches that are not safe for concurrent readers
-	// (top-N lists sort in place); one render at a time is plenty.
+	// Reports read sketches that are not safe for concurrent readers (a
+	// sparse HyperLogLog merges its buffer on Estimate); one render at a
+	// time is plenty.
 	render sync.Mutex
 }
 
@@ -141,10 +142,18 @@ func (a *api) summary(w http.ResponseWriter, r *http.Request) {
 		}
 		n = v
 	}
+	// Merging reads the closed windows' sketches, which (HyperLogLog in
+	// sparse mode) reorganise themselves on read: same lock as rendering.
+	a.render.Lock()
 	m, merged := a.live.windows.Merge(n)
-	if m == nil {
+	var rep *summary.Report
+	if m != nil {
+		rep = m.Report(a.live.opt.TopN, true, merged)
+	}
+	a.render.Unlock()
+	if rep == nil {
 		writeError(w, http.StatusNotFound, "no window has closed yet")
 		return
 	}
-	writeJSON(w, a.report(m, true, merged))
+	writeJSON(w, rep)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wirewatch/wirewatch/internal/capture"
+	"github.com/wirewatch/wirewatch/internal/corpus"
 	"github.com/wirewatch/wirewatch/internal/summary"
 	"github.com/wirewatch/wirewatch/internal/testnet"
 )
@@ -167,5 +168,39 @@ func checkAPI(t *testing.T, live *Live, device string) {
 	}
 	if code, _ := get("/api/v1/nothing"); code != 404 {
 		t.Errorf("unknown path: status %d", code)
+	}
+}
+
+// Concurrent API readers of the same closed windows must not race (run
+// with -race): reports and merges share sketches that mutate on read.
+func TestAPIConcurrentReaders(t *testing.T) {
+	opt := testOptions()
+	opt.SummaryMode = false
+	opt.Period = time.Second
+	opt.Keep = 10
+	res, err := ReadFile(context.Background(), corpus.Path(t, "pktvisor/dns_udp_tcp_random.pcap"), opt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := &Live{opt: opt, windows: NewWindows(1, opt.Keep, opt.TopCapacity, nil), hosts: summary.NewHosts(nil), started: time.Now()}
+	for i, b := range res.Windows {
+		live.windows.Submit(0, b, b.End+int64(i))
+	}
+	h := APIHandler(live)
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for _, path := range []string{"/api/v1/summary?periods=5", "/api/v1/windows", "/api/v1/windows/1", "/metrics"} {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+				if rec.Code != 200 {
+					t.Errorf("%s: %d %s", path, rec.Code, rec.Body.String())
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
 	}
 }
