@@ -1,6 +1,6 @@
 module github.com/wirewatch/wirewatch
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/axiomhq/hyperloglog v0.3.0

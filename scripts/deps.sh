@@ -13,7 +13,7 @@ esac
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
   export PATH=$PATH:/usr/local/go/bin
 fi
-command -v go >/dev/null 2>&1 || { echo "deps: Go is not installed (https://go.dev/dl/); need Go >= 1.24" >&2; exit 1; }
+command -v go >/dev/null 2>&1 || { echo "deps: Go is not installed (https://go.dev/dl/); need Go >= 1.26" >&2; exit 1; }
 missing=()
 for item in "${want[@]}"; do
   pkg=${item%%:*}; file=${item#*:}
