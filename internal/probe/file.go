@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wirewatch/wirewatch/internal/capture"
@@ -29,14 +30,14 @@ type Result struct {
 type ifaceNames struct {
 	mu    sync.RWMutex
 	names []string
+	known atomic.Int32 // len(names): the per-frame check needs no lock
 	src   capture.Source
 }
 
+// refresh makes sure interface i has a name; called for every frame, so
+// the common case is one atomic load.
 func (n *ifaceNames) refresh(i int) {
-	n.mu.RLock()
-	known := i < len(n.names)
-	n.mu.RUnlock()
-	if known {
+	if i < int(n.known.Load()) {
 		return
 	}
 	ifs := n.src.Interfaces()
@@ -49,6 +50,7 @@ func (n *ifaceNames) refresh(i int) {
 	}
 	n.mu.Lock()
 	n.names = names
+	n.known.Store(int32(len(names)))
 	n.mu.Unlock()
 }
 
