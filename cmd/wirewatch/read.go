@@ -31,6 +31,9 @@ type commonFlags struct {
 	top       int
 	workers   int
 	maxFlows  int
+	noL7      bool
+	protocols listFlag
+	keepCreds bool
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -43,6 +46,9 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.top, "top", 0, "entries in each top-N list (default 10)")
 	fs.IntVar(&c.workers, "workers", 0, "analysis workers (default 1; live: fanout sockets per device)")
 	fs.IntVar(&c.maxFlows, "max-flows", 0, "hard cap on tracked flows (default 1048576)")
+	fs.BoolVar(&c.noL7, "no-l7", false, "no stream reassembly or protocol decoding (flows and summaries only)")
+	fs.Var(&c.protocols, "protocols", "detect and decode only these L7 protocols (comma-separated names, see docs/records.md)")
+	fs.BoolVar(&c.keepCreds, "keep-credentials", false, "do not redact credentials (Authorization, Cookie, SQL/Redis auth, URL userinfo)")
 }
 
 // load reads the configuration file (if any) and applies the flags.
@@ -80,6 +86,16 @@ func (c *commonFlags) load(fs *flag.FlagSet) (config.Probe, error) {
 	if set["max-flows"] {
 		cfg.Flows.Max = c.maxFlows
 	}
+	if set["no-l7"] {
+		on := !c.noL7
+		cfg.L7.Enabled = &on
+	}
+	if len(c.protocols) > 0 {
+		cfg.L7.Protocols = c.protocols
+	}
+	if set["keep-credentials"] {
+		cfg.L7.KeepCredentials = c.keepCreds
+	}
 	return cfg, cfg.Validate()
 }
 
@@ -103,6 +119,8 @@ func cmdRead(args []string, stdout, stderr io.Writer) error {
 	format := fs.String("format", "table", "output format: table or json")
 	summaryMode := fs.Bool("summary", false, "fold the whole file into one bucket instead of time windows")
 	progress := fs.String("progress", "auto", "progress line on stderr: auto (when stderr is a terminal), on, off")
+	records := fs.Bool("records", false, "write the decoded transactions to stdout as JSON lines (docs/records.md) instead of the summary")
+	recordsFile := fs.String("records-file", "", "also write the transactions as JSON lines to this file")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: wirewatch read FILE [flags]\n\nSummarize a pcap or pcapng capture file (gzip-compressed too).\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -127,6 +145,26 @@ func cmdRead(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opt.SummaryMode = *summaryMode
+	var recOut *recordWriter
+	switch {
+	case *records && *recordsFile != "":
+		return usageError{errors.New("--records and --records-file: choose one")}
+	case *records:
+		recOut = newRecordWriter(stdout)
+	case *recordsFile != "":
+		f, err := os.Create(*recordsFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		recOut = newRecordWriter(f)
+	}
+	if recOut != nil {
+		if opt.NoL7 {
+			return usageError{errors.New("--records needs the L7 decoders: drop --no-l7")}
+		}
+		opt.Records = recOut.write
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -143,6 +181,14 @@ func cmdRead(args []string, stdout, stderr io.Writer) error {
 	}
 	if err != nil {
 		return err
+	}
+	if recOut != nil {
+		if err := recOut.close(); err != nil {
+			return fmt.Errorf("records: %w", err)
+		}
+		if *records {
+			return nil
+		}
 	}
 	out := ReadOutput{
 		Report:     res.Whole.Report(opt.TopN, true, len(res.Windows)),

@@ -47,6 +47,33 @@ type Flows struct {
 	ActiveTimeout    time.Duration `yaml:"active_timeout"`
 }
 
+// L7 configures stream reassembly, protocol detection and the parsers.
+// Zero values mean "the package default".
+type L7 struct {
+	// Enabled: false turns the application layer off (flows and
+	// summaries only). Default true.
+	Enabled *bool `yaml:"enabled"`
+	// Protocols lists the protocols to detect and decode; empty = all.
+	Protocols       []string      `yaml:"protocols"`
+	KeepCredentials bool          `yaml:"keep_credentials"`
+	DetectBytes     int           `yaml:"detect_bytes"`
+	MaxMessage      int           `yaml:"max_message"`
+	MaxPending      int           `yaml:"max_pending"`
+	Timeout         time.Duration `yaml:"timeout"`
+	Reassembly      Reassembly    `yaml:"reassembly"`
+}
+
+// Reassembly bounds TCP stream reassembly (per probe worker).
+type Reassembly struct {
+	MaxBufferedPerDir int           `yaml:"max_buffered_per_dir"`
+	MaxBufferedTotal  int64         `yaml:"max_buffered_total"`
+	MaxStreams        int           `yaml:"max_streams"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+}
+
+// On reports whether the application layer is enabled.
+func (l L7) On() bool { return l.Enabled == nil || *l.Enabled }
+
 // Decode configures the packet decoder.
 type Decode struct {
 	DefragMaxBytes     int           `yaml:"defrag_max_bytes"`
@@ -73,6 +100,7 @@ type Probe struct {
 	Summary Summary `yaml:"summary"`
 	Flows   Flows   `yaml:"flows"`
 	Decode  Decode  `yaml:"decode"`
+	L7      L7      `yaml:"l7"`
 	API     API     `yaml:"api"`
 	Log     Log     `yaml:"log"`
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/wirewatch/wirewatch/internal/config"
 	"github.com/wirewatch/wirewatch/internal/decode"
 	"github.com/wirewatch/wirewatch/internal/flow"
+	"github.com/wirewatch/wirewatch/internal/l7"
+	"github.com/wirewatch/wirewatch/internal/proto/registry"
 )
 
 // Options configures a pipeline run.
@@ -29,6 +31,16 @@ type Options struct {
 	Filter      string          // tcpdump expression
 	Grace       time.Duration   // live: how long after a window's end late packets may still arrive
 	IgnorePorts map[uint16]bool // TCP/UDP ports whose traffic is not counted (the probe's own)
+
+	// L7 configures reassembly, detection and parsers; NoL7 turns them
+	// off. Protocols is the detection list (nil: the registry's).
+	L7        l7.Config
+	NoL7      bool
+	Protocols []*l7.Protocol
+	// Records, when set, receives every transaction. It is called from
+	// the shards' goroutines (one at a time per shard, several shards at
+	// once) and the transaction is valid only during the call.
+	Records func(*l7.Transaction)
 }
 
 // OptionsFrom builds pipeline options from a probe configuration.
@@ -48,7 +60,20 @@ func OptionsFrom(cfg config.Probe) (Options, error) {
 		Workers:     cfg.Capture.Workers,
 		Filter:      cfg.Capture.BPF,
 		Grace:       2 * time.Second,
+		L7:          l7.DefaultConfig(),
+		NoL7:        !cfg.L7.On(),
 	}
+	lc := cfg.L7
+	o.L7.Enabled = lc.Protocols
+	o.L7.KeepCredentials = lc.KeepCredentials
+	setPos(&o.L7.DetectBytes, lc.DetectBytes)
+	setPos(&o.L7.MaxMessage, lc.MaxMessage)
+	setPos(&o.L7.MaxPending, lc.MaxPending)
+	setPos(&o.L7.Timeout, lc.Timeout)
+	setPos(&o.L7.Reassembly.MaxBufferedPerDir, lc.Reassembly.MaxBufferedPerDir)
+	setPos(&o.L7.Reassembly.MaxBufferedTotal, lc.Reassembly.MaxBufferedTotal)
+	setPos(&o.L7.Reassembly.MaxStreams, lc.Reassembly.MaxStreams)
+	setPos(&o.L7.Reassembly.IdleTimeout, lc.Reassembly.IdleTimeout)
 	d := cfg.Decode
 	if d.DefragMaxBytes > 0 {
 		o.Decode.DefragMaxBytes = d.DefragMaxBytes
@@ -93,6 +118,12 @@ func OptionsFrom(cfg config.Probe) (Options, error) {
 	return o, o.Validate()
 }
 
+func setPos[T int | int64 | time.Duration](dst *T, v T) {
+	if v > 0 {
+		*dst = v
+	}
+}
+
 // Validate checks the options and the components' configurations.
 func (o *Options) Validate() error {
 	if err := o.Decode.Validate(); err != nil {
@@ -103,6 +134,17 @@ func (o *Options) Validate() error {
 	}
 	if !o.SummaryMode && o.Period < time.Second {
 		return fmt.Errorf("period %v is shorter than 1s", o.Period)
+	}
+	if !o.NoL7 {
+		if o.Protocols == nil {
+			o.Protocols = registry.All()
+		}
+		if err := o.L7.Validate(); err != nil {
+			return err
+		}
+		if err := l7.CheckNames(o.L7.Enabled, o.Protocols); err != nil {
+			return err
+		}
 	}
 	if o.Keep < 1 {
 		o.Keep = 1

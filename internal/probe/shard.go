@@ -8,6 +8,7 @@ import (
 	"github.com/wirewatch/wirewatch/internal/capture"
 	"github.com/wirewatch/wirewatch/internal/decode"
 	"github.com/wirewatch/wirewatch/internal/flow"
+	"github.com/wirewatch/wirewatch/internal/l7"
 	"github.com/wirewatch/wirewatch/internal/summary"
 )
 
@@ -22,6 +23,7 @@ type shard struct {
 	opt     *Options
 	dec     *decode.Decoder // nil when a dispatcher decodes for this shard
 	flows   *flow.Table     // nil for the dispatcher, which keeps no flows
+	l7      *l7.Tracker     // nil without flows or with L7 off
 	rec     *summary.Recorder
 	windows *Windows
 	src     capture.Source // nil unless this shard accounts for a source's loss
@@ -31,10 +33,12 @@ type shard struct {
 	winEnd   int64
 	started  bool
 	lastSec  int64
+	lastTS   int64
 
 	lastDec  decode.Stats
 	lastFlow flow.Stats
 	lastSrc  capture.Stats
+	lastL7   map[string]uint64
 }
 
 func newShard(id int, opt *Options, hosts *summary.Hosts, devName func(int) string, withDecoder, withFlows bool, windows *Windows) *shard {
@@ -44,9 +48,33 @@ func newShard(id int, opt *Options, hosts *summary.Hosts, devName func(int) stri
 		s.dec = decode.New(opt.Decode)
 	}
 	if withFlows {
-		s.flows = flow.NewTable(opt.Flows, s.rec.FlowEnded)
+		s.flows = flow.NewTable(opt.Flows, s.flowEnded)
+		if !opt.NoL7 {
+			tr, err := l7.NewTracker(opt.L7, opt.Protocols, s)
+			if err != nil {
+				panic(err) // Options.Validate checked the configuration
+			}
+			s.l7 = tr
+		}
 	}
 	return s
+}
+
+// flowEnded ends the flow's L7 state first (its last transactions belong
+// to the window the flow is folded into), then folds the flow.
+func (s *shard) flowEnded(f *flow.Flow, why flow.EndReason) {
+	if s.l7 != nil {
+		s.l7.FlowEnded(f, why)
+	}
+	s.rec.FlowEnded(f, why)
+}
+
+// Transaction implements l7.Output.
+func (s *shard) Transaction(t *l7.Transaction) {
+	s.rec.Transaction(t)
+	if s.opt.Records != nil {
+		s.opt.Records(t)
+	}
 }
 
 // bounds returns the window that holds ts.
@@ -109,7 +137,7 @@ func nothingHappened(b *summary.Bucket) bool {
 func lossEmpty(l *summary.Loss) bool {
 	return l.KernelDrops == 0 && l.FilteredOut == 0 && l.TruncatedRecords == 0 && l.BadRecords == 0 &&
 		l.SnapTruncated == 0 && l.BadWireLen == 0 && l.UnsupportedLink == 0 && len(l.Malformed) == 0 && len(l.FragmentsDropped) == 0 &&
-		l.FlowsEvicted == 0 && l.QueueDrops == 0
+		l.FlowsEvicted == 0 && l.QueueDrops == 0 && len(l.L7) == 0
 }
 
 // addLoss adds the loss counters accumulated since the last call.
@@ -127,6 +155,11 @@ func (s *shard) addLoss(b *summary.Bucket) {
 		l.FlowsEvicted += cur.Evicted - s.lastFlow.Evicted
 		b.Flows.ActiveAtClose = uint64(s.flows.Len())
 		s.lastFlow = cur
+	}
+	if s.l7 != nil {
+		cur := l7Loss(s.l7.Stats())
+		l.L7 = deltaMap(l.L7, cur, s.lastL7)
+		s.lastL7 = cur
 	}
 	if s.src != nil {
 		cur := s.src.Stats()
@@ -162,11 +195,15 @@ func (s *shard) frame(f *capture.Frame) {
 // decoded accounts one decoded frame.
 func (s *shard) decoded(p *decode.Packet, st decode.Status) {
 	ts := p.Timestamp
+	s.lastTS = ts
 	s.advance(ts)
 	if sec := ts / 1e9; sec != s.lastSec {
 		s.lastSec = sec
 		if s.flows != nil {
 			s.flows.Expire(ts)
+		}
+		if s.l7 != nil {
+			s.l7.Expire(ts)
 		}
 	}
 	switch st {
@@ -179,6 +216,9 @@ func (s *shard) decoded(p *decode.Packet, st decode.Status) {
 		}
 		ev := s.flows.Observe(p)
 		s.rec.IP(p, &ev, false)
+		if s.l7 != nil {
+			s.l7.Packet(&ev, p)
+		}
 	case decode.StatusFragment:
 		s.rec.Fragment(p)
 	default:
@@ -202,6 +242,9 @@ func (s *shard) tick(now time.Time) {
 	if s.flows != nil {
 		s.flows.Expire(ts - int64(s.opt.Grace))
 	}
+	if s.l7 != nil {
+		s.l7.Expire(ts - int64(s.opt.Grace))
+	}
 }
 
 // end closes everything at the end of input.
@@ -210,6 +253,9 @@ func (s *shard) end() {
 	defer s.mu.Unlock()
 	if s.flows != nil {
 		s.flows.Flush()
+	}
+	if s.l7 != nil {
+		s.l7.Flush(s.lastTS)
 	}
 	if !s.started {
 		s.windows.Submit(s.id, nil, math.MaxInt64)
@@ -234,4 +280,39 @@ func (s *shard) snapshot() *summary.Bucket {
 		rangeFlows = s.flows.Range
 	}
 	return s.rec.Snapshot(rangeFlows)
+}
+
+// l7Loss names the tracker's loss counters for the window's loss.l7
+// section (docs/summary-json.md).
+func l7Loss(st l7.Stats) map[string]uint64 {
+	m := make(map[string]uint64, 32)
+	put := func(k string, v uint64) {
+		if v > 0 {
+			m[k] = v
+		}
+	}
+	for r := l7.DropReason(0); r < l7.NumDropReasons; r++ {
+		put("parser_"+r.String()+"_bytes", st.ParserDrops[r])
+	}
+	for r := l7.NotParsed(0); r < l7.NumNotParsed; r++ {
+		put("not_parsed_"+r.String()+"_bytes", st.NotParsed[r])
+	}
+	put("parser_panics", st.ParserPanics)
+	put("detector_panics", st.DetectorPanics)
+	put("udp_state_cap", st.StateCap)
+	ra := st.Reassembly
+	put("reassembly_gap_missing_bytes", ra.GapMissing)
+	put("reassembly_gap_acked_bytes", ra.GapAcked)
+	put("reassembly_budget_dir_bytes", ra.BudgetDir)
+	put("reassembly_budget_total_bytes", ra.BudgetTotal)
+	put("reassembly_evicted_stream_bytes", ra.EvictedStream)
+	put("reassembly_idle_end_bytes", ra.IdleEnd)
+	put("reassembly_snaplen_bytes", ra.Snaplen)
+	put("reassembly_overlap_bytes", ra.OverlapDropped)
+	put("reassembly_overlap_conflict_bytes", ra.OverlapConflict)
+	put("reassembly_after_fin_bytes", ra.AfterFIN)
+	put("reassembly_before_start_bytes", ra.BeforeStart)
+	put("reassembly_unknown_stream_bytes", ra.UnknownStream)
+	put("reassembly_streams_evicted", ra.EndedEvicted)
+	return m
 }

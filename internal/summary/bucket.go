@@ -150,6 +150,11 @@ type Loss struct {
 	FragmentsDropped map[string]uint64 `json:"fragments_dropped"`
 	FlowsEvicted     uint64            `json:"flows_evicted"`
 	QueueDrops       uint64            `json:"queue_drops"`
+	// L7 counts what the application layer did not decode: stream bytes
+	// by reason (reassembly holes and duplicates, parser drops, bytes of
+	// flows with no or an opaque protocol), parser panics, evicted
+	// streams. docs/summary-json.md lists the keys.
+	L7 map[string]uint64 `json:"l7"`
 }
 
 func (l *Loss) add(o *Loss) {
@@ -164,6 +169,7 @@ func (l *Loss) add(o *Loss) {
 	l.QueueDrops += o.QueueDrops
 	l.Malformed = addMap(l.Malformed, o.Malformed)
 	l.FragmentsDropped = addMap(l.FragmentsDropped, o.FragmentsDropped)
+	l.L7 = addMap(l.L7, o.L7)
 }
 
 func addMap(dst, src map[string]uint64) map[string]uint64 {
@@ -206,6 +212,14 @@ type Bucket struct {
 	TopIPv4, TopIPv6, TopPorts                *sketch.TopK // by packets
 	TopIPv4Bytes, TopIPv6Bytes, TopPortsBytes *sketch.TopK // by bytes
 	TopConversations                          *sketch.TopK // address pairs by bytes
+
+	// Application layer (l7.go): nil/empty until a transaction of the kind.
+	L7   map[string]*ProtoStats
+	DNS  *DNSStats
+	HTTP *HTTPStats
+	TLS  *TLSStats
+
+	topCapacity int
 }
 
 // NewBucket returns an empty bucket for [start, end). topCapacity is the
@@ -230,6 +244,7 @@ func NewBucket(start, end int64, topCapacity int) *Bucket {
 		TopIPv6Bytes:     sketch.NewTopK(topCapacity),
 		TopPortsBytes:    sketch.NewTopK(topCapacity),
 		TopConversations: sketch.NewTopK(topCapacity),
+		topCapacity:      topCapacity,
 	}
 }
 
@@ -309,6 +324,7 @@ func (b *Bucket) Merge(o *Bucket) {
 	b.TopIPv6Bytes.Merge(o.TopIPv6Bytes)
 	b.TopPortsBytes.Merge(o.TopPortsBytes)
 	b.TopConversations.Merge(o.TopConversations)
+	b.mergeL7(o)
 }
 
 // rateQuantiles turns per-second samples into rate quantiles. Seconds

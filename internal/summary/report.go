@@ -93,6 +93,12 @@ type Report struct {
 	Flows   FlowsReport               `json:"flows"`
 	Devices map[string]DeviceCounters `json:"devices"`
 	Loss    Loss                      `json:"loss"`
+	// L7 has one entry per decoded protocol; DNS, HTTP and TLS are
+	// present when the window saw such transactions.
+	L7   map[string]ProtoReport `json:"l7"`
+	DNS  *DNSReport             `json:"dns,omitempty"`
+	HTTP *HTTPReport            `json:"http,omitempty"`
+	TLS  *TLSReport             `json:"tls,omitempty"`
 }
 
 func secs(ns int64) float64 { return float64(ns) / 1e9 }
@@ -153,6 +159,10 @@ func (b *Bucket) Report(n int, complete bool, merged int) *Report {
 	if r.Loss.FragmentsDropped == nil {
 		r.Loss.FragmentsDropped = map[string]uint64{}
 	}
+	if r.Loss.L7 == nil {
+		r.Loss.L7 = map[string]uint64{}
+	}
+	b.reportL7(r, n)
 	return r
 }
 
