@@ -3,6 +3,7 @@ package probe
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wirewatch/wirewatch/internal/l7"
 	"github.com/wirewatch/wirewatch/internal/summary"
 )
 
@@ -26,10 +27,16 @@ var (
 	descRTT        = prometheus.NewDesc("wirewatch_tcp_rtt_microseconds", "TCP handshake RTT quantiles in the last closed window.", []string{"quantile"}, nil)
 	descActive     = prometheus.NewDesc("wirewatch_flows_active", "Flows in the flow tables at the last window close.", nil, nil)
 	descWindows    = prometheus.NewDesc("wirewatch_windows_closed_total", "Windows closed since start.", nil, nil)
+	descL7Tx       = prometheus.NewDesc("wirewatch_l7_transactions_total", "Decoded transactions, by protocol and outcome.", []string{"protocol", "outcome"}, nil)
+	descL7Bytes    = prometheus.NewDesc("wirewatch_l7_message_bytes_total", "L7 request and response bytes of decoded transactions.", []string{"protocol", "direction"}, nil)
+	descL7SQLi     = prometheus.NewDesc("wirewatch_l7_sqli_total", "Transactions flagged with an SQL-injection pattern.", []string{"protocol"}, nil)
+	descL7Latency  = prometheus.NewDesc("wirewatch_l7_latency_microseconds", "Transaction latency quantiles in the last closed window.", []string{"protocol", "quantile"}, nil)
+	descDNS        = prometheus.NewDesc("wirewatch_dns_wire_packets_total", "DNS messages (pktvisor's wire_packets), by kind.", []string{"kind"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPackets, descBytes, descDevPackets, descDevBytes, descFlows, descTCP, descLoss, descRate, descRTT, descActive, descWindows} {
+	for _, d := range []*prometheus.Desc{descPackets, descBytes, descDevPackets, descDevBytes, descFlows, descTCP, descLoss, descRate, descRTT, descActive, descWindows,
+		descL7Tx, descL7Bytes, descL7SQLi, descL7Latency, descDNS} {
 		ch <- d
 	}
 }
@@ -96,6 +103,28 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for reason, v := range l.FragmentsDropped {
 		counter(descLoss, v, "fragment_"+reason)
 	}
+	for reason, v := range l.L7 {
+		counter(descLoss, v, "l7_"+reason)
+	}
+	for name, ps := range totals.L7 {
+		for o, v := range ps.Outcomes {
+			if v > 0 || o <= int(l7.OutcomeNoRequest) {
+				counter(descL7Tx, v, name, l7.Outcome(o).String())
+			}
+		}
+		counter(descL7Bytes, ps.ReqBytes, name, "request")
+		counter(descL7Bytes, ps.RespBytes, name, "response")
+		counter(descL7SQLi, ps.SQLi, name)
+	}
+	if d := totals.DNS; d.Total > 0 {
+		for _, kv := range []struct {
+			k string
+			v uint64
+		}{{"total", d.Total}, {"queries", d.Queries}, {"replies", d.Replies}, {"noerror", d.NoError}, {"nxdomain", d.NXDomain},
+			{"refused", d.Refused}, {"srvfail", d.SrvFail}, {"nodata", d.NoData}, {"tcp", d.TCP}, {"udp", d.UDP}, {"ipv4", d.IPv4}, {"ipv6", d.IPv6}} {
+			counter(descDNS, kv.v, kv.k)
+		}
+	}
 	if last != nil {
 		rep := c.api.report(last, true, 1)
 		for name, q := range rep.Packets.Rates {
@@ -113,5 +142,16 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descRTT, prometheus.GaugeValue, qv.v, qv.q)
 		}
 		ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, float64(last.Flows.ActiveAtClose))
+		for name, pr := range rep.L7 {
+			if pr.LatencyMicro.N == 0 {
+				continue
+			}
+			for _, qv := range []struct {
+				q string
+				v float64
+			}{{"0.5", pr.LatencyMicro.P50}, {"0.9", pr.LatencyMicro.P90}, {"0.95", pr.LatencyMicro.P95}, {"0.99", pr.LatencyMicro.P99}} {
+				ch <- prometheus.MustNewConstMetric(descL7Latency, prometheus.GaugeValue, qv.v, name, qv.q)
+			}
+		}
 	}
 }

@@ -380,10 +380,13 @@ type Totals struct {
 	Flows   FlowCounters
 	Loss    Loss
 	Devices map[string]*DeviceCounters
+	L7      map[string]*L7Counters
+	DNS     DNSCounters
 }
 
 // Add adds a bucket's counters.
 func (t *Totals) Add(b *Bucket) {
+	t.addL7(b)
 	t.Packets.add(&b.Packets)
 	t.Bytes.add(&b.Bytes)
 	t.TCP.add(&b.TCP)
@@ -404,8 +407,15 @@ func (t *Totals) Add(b *Bucket) {
 
 // Clone returns a deep copy.
 func (t *Totals) Clone() *Totals {
-	c := &Totals{Packets: t.Packets, Bytes: t.Bytes, TCP: t.TCP, Flows: t.Flows}
+	c := &Totals{Packets: t.Packets, Bytes: t.Bytes, TCP: t.TCP, Flows: t.Flows, DNS: t.DNS}
 	c.Loss.add(&t.Loss)
+	for name, l := range t.L7 {
+		if c.L7 == nil {
+			c.L7 = map[string]*L7Counters{}
+		}
+		lc := *l
+		c.L7[name] = &lc
+	}
 	c.Devices = map[string]*DeviceCounters{}
 	for name, d := range t.Devices {
 		dc := *d

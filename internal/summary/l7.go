@@ -70,18 +70,16 @@ func slowAt(q *sketch.Quantiles, us float64) bool {
 // transaction with a request counts one query message, with a response
 // one reply message.
 type DNSStats struct {
-	Total, Queries, Replies                     uint64
-	NoError, NXDomain, Refused, SrvFail, NoData uint64
-	TCP, UDP, IPv4, IPv6                        uint64
-	QNames                                      *sketch.Distinct
-	TopQName2, TopQName3, TopQType, TopRcode    *sketch.TopK
-	TopNXDomain, TopRefused, TopSrvFail         *sketch.TopK
-	TopUDPPorts                                 *sketch.TopK
-	Xact                                        uint64 // query and reply both seen
-	XactTimedOut                                uint64 // queries without reply
-	XactIn, XactOut                             uint64
-	LatIn, LatOut                               *sketch.Quantiles // µs
-	SlowIn, SlowOut                             *sketch.TopK
+	DNSCounters
+	QNames                                   *sketch.Distinct
+	TopQName2, TopQName3, TopQType, TopRcode *sketch.TopK
+	TopNXDomain, TopRefused, TopSrvFail      *sketch.TopK
+	TopUDPPorts                              *sketch.TopK
+	Xact                                     uint64 // query and reply both seen
+	XactTimedOut                             uint64 // queries without reply
+	XactIn, XactOut                          uint64
+	LatIn, LatOut                            *sketch.Quantiles // µs
+	SlowIn, SlowOut                          *sketch.TopK
 }
 
 func newDNSStats(c int) *DNSStats {
@@ -94,18 +92,7 @@ func newDNSStats(c int) *DNSStats {
 }
 
 func (d *DNSStats) merge(o *DNSStats) {
-	d.Total += o.Total
-	d.Queries += o.Queries
-	d.Replies += o.Replies
-	d.NoError += o.NoError
-	d.NXDomain += o.NXDomain
-	d.Refused += o.Refused
-	d.SrvFail += o.SrvFail
-	d.NoData += o.NoData
-	d.TCP += o.TCP
-	d.UDP += o.UDP
-	d.IPv4 += o.IPv4
-	d.IPv6 += o.IPv6
+	d.DNSCounters.add(&o.DNSCounters)
 	_ = d.QNames.Merge(o.QNames)
 	for _, p := range [][2]*sketch.TopK{{d.TopQName2, o.TopQName2}, {d.TopQName3, o.TopQName3}, {d.TopQType, o.TopQType},
 		{d.TopRcode, o.TopRcode}, {d.TopNXDomain, o.TopNXDomain}, {d.TopRefused, o.TopRefused}, {d.TopSrvFail, o.TopSrvFail},
@@ -118,6 +105,59 @@ func (d *DNSStats) merge(o *DNSStats) {
 	d.XactOut += o.XactOut
 	_ = d.LatIn.Merge(o.LatIn)
 	_ = d.LatOut.Merge(o.LatOut)
+}
+
+// DNSCounters are the DNS message counters (pktvisor's wire_packets).
+type DNSCounters struct {
+	Total, Queries, Replies                     uint64
+	NoError, NXDomain, Refused, SrvFail, NoData uint64
+	TCP, UDP, IPv4, IPv6                        uint64
+}
+
+func (d *DNSCounters) add(o *DNSCounters) {
+	d.Total += o.Total
+	d.Queries += o.Queries
+	d.Replies += o.Replies
+	d.NoError += o.NoError
+	d.NXDomain += o.NXDomain
+	d.Refused += o.Refused
+	d.SrvFail += o.SrvFail
+	d.NoData += o.NoData
+	d.TCP += o.TCP
+	d.UDP += o.UDP
+	d.IPv4 += o.IPv4
+	d.IPv6 += o.IPv6
+}
+
+// L7Counters are a protocol's transaction counters.
+type L7Counters struct {
+	Outcomes  [8]uint64 // by l7.Outcome
+	ReqBytes  uint64
+	RespBytes uint64
+	SQLi      uint64
+}
+
+// addL7 adds a bucket's application-layer counters to totals.
+func (t *Totals) addL7(b *Bucket) {
+	for name, p := range b.L7 {
+		if t.L7 == nil {
+			t.L7 = map[string]*L7Counters{}
+		}
+		c := t.L7[name]
+		if c == nil {
+			c = &L7Counters{}
+			t.L7[name] = c
+		}
+		for i := range c.Outcomes {
+			c.Outcomes[i] += p.Outcomes[i]
+		}
+		c.ReqBytes += p.ReqBytes
+		c.RespBytes += p.RespBytes
+		c.SQLi += p.SQLi
+	}
+	if b.DNS != nil {
+		t.DNS.add(&b.DNS.DNSCounters)
+	}
 }
 
 // HTTPStats is the HTTP section (HTTP/1.x and HTTP/2; gRPC calls are
