@@ -26,12 +26,86 @@ func Cut(b []byte) ([]byte, bool) {
 //	n := parseAsMuchAsPossible(p)
 //	if dropped := buf.Keep(p[n:]); dropped > 0 { sink.Drop(DropTooLarge, dropped) }
 type Buf struct {
-	held []byte
-	max  int
+	held    []byte
+	max     int
+	budget  *Budget
+	charged int // capacity of held charged to budget
 }
 
-// NewBuf returns a Buf that holds at most max bytes.
+// NewBuf returns a Buf that holds at most max bytes, outside any memory
+// budget (tests). Parsers use Context.NewBuf.
 func NewBuf(max int) Buf { return Buf{max: max} }
+
+// NewBuf returns a Buf bounded by MaxMessage and charged to the flow's
+// share of the Tracker's parser memory budget.
+func (c Context) NewBuf() Buf { return Buf{max: c.MaxMessage, budget: c.Budget} }
+
+// Budget is one flow's account with the Tracker's parser memory budget
+// (Config.MaxParserMemory): what its Bufs hold is charged to it, and
+// released when the flow ends, whatever the parser does.
+type Budget struct {
+	shared *sharedBudget
+	used   int64
+}
+
+type sharedBudget struct {
+	limit  int64
+	used   int64
+	peak   int64
+	denied uint64
+}
+
+func (b *Budget) take(n int) bool {
+	if b == nil || n <= 0 {
+		return true
+	}
+	s := b.shared
+	if s.used+int64(n) > s.limit {
+		s.denied++
+		return false
+	}
+	s.used += int64(n)
+	s.peak = max(s.peak, s.used)
+	b.used += int64(n)
+	return true
+}
+
+func (b *Budget) give(n int) {
+	if b == nil || n <= 0 {
+		return
+	}
+	b.shared.used -= int64(n)
+	b.used -= int64(n)
+}
+
+// release returns everything the flow still holds to the shared budget.
+func (b *Budget) release() {
+	b.shared.used -= b.used
+	b.used = 0
+}
+
+// settle charges the budget for held's capacity; if the budget says no,
+// everything held is dropped and its length returned.
+func (s *Buf) settle() (dropped int) {
+	if s.budget == nil {
+		return 0
+	}
+	c := cap(s.held)
+	switch {
+	case c > s.charged:
+		if !s.budget.take(c - s.charged) {
+			n := len(s.held)
+			s.held = nil
+			s.budget.give(s.charged)
+			s.charged = 0
+			return n
+		}
+	case c < s.charged:
+		s.budget.give(s.charged - c)
+	}
+	s.charged = c
+	return 0
+}
 
 // Feed returns what to parse: the held bytes followed by b.
 func (s *Buf) Feed(b []byte) []byte {
@@ -49,22 +123,24 @@ func (s *Buf) Keep(rest []byte) (dropped int) {
 	if len(rest) > s.max {
 		s.held = s.held[:0]
 		s.shrink()
+		s.settle()
 		return len(rest)
 	}
 	if len(rest) == 0 {
 		s.held = s.held[:0]
 		s.shrink()
+		s.settle()
 		return 0
 	}
 	// rest may alias s.held (copy handles the overlap) or the caller's b.
 	if cap(s.held) < len(rest) {
 		s.held = make([]byte, len(rest), max(len(rest), 256))
 		copy(s.held, rest)
-		return 0
+	} else {
+		s.held = s.held[:len(rest)]
+		copy(s.held, rest)
 	}
-	s.held = s.held[:len(rest)]
-	copy(s.held, rest)
-	return 0
+	return s.settle()
 }
 
 // Reset drops what is held and returns how many bytes that was.
@@ -72,6 +148,7 @@ func (s *Buf) Reset() int {
 	n := len(s.held)
 	s.held = s.held[:0]
 	s.shrink()
+	s.settle()
 	return n
 }
 

@@ -20,6 +20,10 @@ type Config struct {
 	MaxMessage int
 	MaxPending int
 	Timeout    time.Duration
+	// MaxParserMemory bounds what all parsers of a Tracker hold in their
+	// message buffers together (default 64 MiB). A parser that would go
+	// beyond it drops the message (DropTooLarge) and resynchronises.
+	MaxParserMemory int64
 	// KeepCredentials turns redaction off (see Context).
 	KeepCredentials bool
 	// Reassembly bounds the TCP reassembly buffers and streams.
@@ -29,11 +33,12 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		DetectBytes: 4096,
-		MaxMessage:  64 << 10,
-		MaxPending:  64,
-		Timeout:     10 * time.Second,
-		Reassembly:  reassembly.DefaultConfig(),
+		DetectBytes:     4096,
+		MaxMessage:      64 << 10,
+		MaxPending:      64,
+		Timeout:         10 * time.Second,
+		MaxParserMemory: 64 << 20,
+		Reassembly:      reassembly.DefaultConfig(),
 	}
 }
 
@@ -51,6 +56,9 @@ func (c Config) withDefaults() Config {
 	if c.Timeout == 0 {
 		c.Timeout = d.Timeout
 	}
+	if c.MaxParserMemory == 0 {
+		c.MaxParserMemory = d.MaxParserMemory
+	}
 	return c
 }
 
@@ -64,6 +72,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("l7: max_message %d out of range [512, 16777216]", c.MaxMessage)
 	case c.MaxPending < 1 || c.MaxPending > 1<<16:
 		return fmt.Errorf("l7: max_pending %d out of range [1, 65536]", c.MaxPending)
+	case c.MaxParserMemory < 64<<10 || c.MaxParserMemory > 1<<40:
+		return fmt.Errorf("l7: max_parser_memory %d out of range [65536, 2^40]", c.MaxParserMemory)
 	case c.Timeout < 0:
 		return fmt.Errorf("l7: timeout %v must be positive", c.Timeout)
 	}

@@ -102,6 +102,9 @@ type Context struct {
 	// is emitted with OutcomeNoResponse, when the parser next runs or at
 	// End.
 	Timeout int64
+	// Budget is the flow's account with the shard's parser memory
+	// budget; Bufs from NewBuf charge it (nil: no budget, in tests).
+	Budget *Budget
 }
 
 // Parser decodes one flow. All calls come from one goroutine, in packet

@@ -43,18 +43,21 @@ func (r NotParsed) String() string {
 // Stats counts what a Tracker did. Byte counters count transport payload
 // bytes.
 type Stats struct {
-	Transactions   uint64
-	ParsedBytes    uint64                 // bytes delivered to parsers
-	ParserDrops    [NumDropReasons]uint64 // bytes parsers received but could not decode
-	NotParsed      [NumNotParsed]uint64   // bytes the Tracker did not deliver, by reason
-	ParserPanics   uint64                 // panics recovered from parsers (the flow left L7)
-	DetectorPanics uint64                 // panics recovered from detectors (counted as No)
-	Flows          [2]uint64              // flows tracked: [0] TCP, [1] UDP
-	Detected       map[string]uint64      // flows per detected protocol
-	Unknown        uint64                 // flows on which detection gave up
-	StateCap       uint64                 // UDP flows not tracked because the state cap was reached
-	Reassembly     reassembly.Stats       // the TCP reassembler's counters
-	detected       []uint64               // by protocol index
+	Transactions       uint64
+	ParsedBytes        uint64                 // bytes delivered to parsers
+	ParserDrops        [NumDropReasons]uint64 // bytes parsers received but could not decode
+	NotParsed          [NumNotParsed]uint64   // bytes the Tracker did not deliver, by reason
+	ParserPanics       uint64                 // panics recovered from parsers (the flow left L7)
+	DetectorPanics     uint64                 // panics recovered from detectors (counted as No)
+	Flows              [2]uint64              // flows tracked: [0] TCP, [1] UDP
+	Detected           map[string]uint64      // flows per detected protocol
+	Unknown            uint64                 // flows on which detection gave up
+	StateCap           uint64                 // UDP flows not tracked because the state cap was reached
+	ParserMemory       uint64                 // bytes held in parser and detection buffers now
+	ParserMemoryPeak   uint64
+	ParserMemoryDenied uint64           // buffer growths refused by MaxParserMemory (the message was dropped)
+	Reassembly         reassembly.Stats // the TCP reassembler's counters
+	detected           []uint64         // by protocol index
 }
 
 // Flow.Tag encoding. 0: no L7 state yet. Below tagFinished: slot index
@@ -89,6 +92,7 @@ type Tracker struct {
 	maxUDP  int
 
 	stats       Stats
+	budget      sharedBudget
 	loggedPanic bool
 }
 
@@ -101,6 +105,7 @@ func NewTracker(cfg Config, protos []*Protocol, out Output) (*Tracker, error) {
 	cfg = cfg.withDefaults()
 	t := &Tracker{cfg: cfg, out: out}
 	t.ctx = cfg.Context(TCP)
+	t.budget.limit = cfg.MaxParserMemory
 	enabled := map[string]bool{}
 	for _, n := range cfg.Enabled {
 		enabled[n] = true
@@ -162,6 +167,9 @@ func (t *Tracker) Stats() Stats {
 		}
 	}
 	s.Reassembly = t.asm.Stats()
+	s.ParserMemory = uint64(t.budget.used)
+	s.ParserMemoryPeak = uint64(t.budget.peak)
+	s.ParserMemoryDenied = t.budget.denied
 	return s
 }
 
@@ -424,6 +432,8 @@ type slot struct {
 	parser    Parser
 	det       [2][]byte // TCP detection: bytes held per direction
 	seen      [2]int    // TCP detection: bytes looked at per direction
+	detCharge int       // capacity of det charged to budget
+	budget    Budget    // this flow's account with the parser memory budget
 }
 
 func (t *Tracker) newSlot(f *flow.Flow, tr Transport) *slot {
@@ -433,6 +443,7 @@ func (t *Tracker) newSlot(f *flow.Flow, tr Transport) *slot {
 		t.free = t.free[:n-1]
 	} else {
 		s = &slot{t: t, self: uint32(len(t.slots))}
+		s.budget.shared = &t.budget
 		t.slots = append(t.slots, s)
 	}
 	s.state = stateDetecting
@@ -452,6 +463,7 @@ func (s *slot) start(pi int) {
 	ctx := t.ctx
 	ctx.Transport = s.transport
 	ctx.Sink = s
+	ctx.Budget = &s.budget
 	var p Parser
 	func() {
 		defer func() {
@@ -584,6 +596,12 @@ func (s *slot) finish(ts int64) {
 		}
 		s.seen[d] = 0
 	}
+	// The parser's buffers are garbage now, whatever it did with them;
+	// the detection buffers stay with the slot for its next flow (and
+	// stay charged).
+	s.budget.release()
+	s.detCharge = 0
+	s.chargeDet()
 	s.parser, s.flow = nil, nil
 	s.state, s.why, s.proto = stateFree, 0, -1
 	t.free = append(t.free, s.self)
@@ -608,6 +626,13 @@ func (s *slot) detectTCP(dir flow.Dir, b []byte, ts int64) {
 		// Not final, so everything seen so far fits in DetectBytes.
 		if len(s.det[dir]) == 0 {
 			s.det[dir] = append(s.det[dir], b...)
+		}
+		if !s.chargeDet() {
+			// Over the memory budget: give up on this flow's detection.
+			t.stats.NotParsed[NotParsedUnknown] += uint64(len(s.det[0]) + len(s.det[1]))
+			s.state, s.why = stateDone, NotParsedUnknown
+			t.stats.Unknown++
+			s.releaseDet()
 		}
 		return
 	case pi < 0:
@@ -659,4 +684,22 @@ func (s *slot) releaseDet() {
 	for d := range s.det {
 		s.det[d] = s.det[d][:0]
 	}
+}
+
+// chargeDet charges the detection buffers' capacity to the budget. When
+// the budget refuses, the buffers are dropped and it reports false.
+func (s *slot) chargeDet() bool {
+	c := cap(s.det[0]) + cap(s.det[1])
+	if c > s.detCharge {
+		if !s.budget.take(c - s.detCharge) {
+			s.budget.give(s.detCharge)
+			s.detCharge = 0
+			s.det = [2][]byte{}
+			return false
+		}
+	} else {
+		s.budget.give(s.detCharge - c)
+	}
+	s.detCharge = c
+	return true
 }

@@ -28,7 +28,7 @@ var lineProto = &l7.Protocol{
 		return l7.No
 	},
 	New: func(ctx l7.Context) l7.Parser {
-		return &lineParser{ctx: ctx, buf: [2]l7.Buf{l7.NewBuf(ctx.MaxMessage), l7.NewBuf(ctx.MaxMessage)}}
+		return &lineParser{ctx: ctx, buf: [2]l7.Buf{ctx.NewBuf(), ctx.NewBuf()}}
 	},
 }
 
@@ -198,5 +198,31 @@ func TestTrackerUnknownEnabledName(t *testing.T) {
 	cfg.Enabled = []string{"nope"}
 	if _, err := l7.NewTracker(cfg, []*l7.Protocol{lineProto}, &out{}); err == nil {
 		t.Fatal("want an error for an unknown protocol name")
+	}
+}
+
+// Flows that never finish a message cannot make the parsers hold more
+// than MaxParserMemory together.
+func TestTrackerParserMemoryBudget(t *testing.T) {
+	cfg := l7.DefaultConfig()
+	cfg.MaxParserMemory = 64 << 10
+	o := &out{}
+	tr, _ := l7.NewTracker(cfg, []*l7.Protocol{lineProto}, o)
+	table := flow.NewTable(flow.DefaultConfig(), tr.FlowEnded)
+	partial := "REQ " + string(bytes.Repeat([]byte("y"), 1000)) // no newline: held
+	for i := range 1000 {
+		c := &conn{t: t, tr: tr, table: table, seq: [2]uint32{1000, 5000}, ts: 1e18 + int64(i)*1e6,
+			cli: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(10000+i)), srv: netip.MustParseAddrPort("10.0.0.2:7777")}
+		c.handshake()
+		c.send(0, decode.TCPAck, partial)
+		c.send(0, decode.TCPAck, "zz")
+	}
+	st := tr.Stats()
+	if st.ParserMemoryPeak > uint64(cfg.MaxParserMemory) || st.ParserMemoryDenied == 0 || st.ParserDrops[l7.DropTooLarge] == 0 {
+		t.Fatalf("peak %d (limit %d), denied %d, dropped %d", st.ParserMemoryPeak, cfg.MaxParserMemory, st.ParserMemoryDenied, st.ParserDrops[l7.DropTooLarge])
+	}
+	table.Flush()
+	if st := tr.Stats(); st.ParserMemory != 0 {
+		t.Errorf("after every flow ended, %d bytes still charged", st.ParserMemory)
 	}
 }

@@ -300,6 +300,7 @@ func l7Loss(st l7.Stats) map[string]uint64 {
 	put("parser_panics", st.ParserPanics)
 	put("detector_panics", st.DetectorPanics)
 	put("udp_state_cap", st.StateCap)
+	put("parser_memory_denied", st.ParserMemoryDenied)
 	ra := st.Reassembly
 	put("reassembly_gap_missing_bytes", ra.GapMissing)
 	put("reassembly_gap_acked_bytes", ra.GapAcked)
