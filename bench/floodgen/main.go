@@ -1,5 +1,10 @@
-// Command floodgen writes a pcap of TCP SYNs, each from a distinct 5-tuple:
-// the input of the flow-table flood benchmark (bench/flowflood.sh).
+// Command floodgen writes the inputs of the flood benchmarks:
+//
+//   - default: TCP SYNs, each from a distinct 5-tuple (bench/flowflood.sh);
+//   - -streams: TCP connections that never close (bench/streamflood.sh):
+//     a handshake, the start of an HTTP request whose header never ends
+//     (the parser has to hold it) and a segment beyond a hole (the
+//     reassembler has to hold it), per connection.
 package main
 
 import (
@@ -13,7 +18,15 @@ import (
 func main() {
 	n := flag.Int("n", 5_000_000, "number of distinct 5-tuples (one SYN each)")
 	out := flag.String("o", "flood.pcap", "output file")
+	streams := flag.Bool("streams", false, "write never-closing TCP streams instead of SYNs")
 	flag.Parse()
+	if *streams {
+		if err := writeStreams(*n, *out); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	f, err := os.Create(*out)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -109,6 +109,25 @@ type ReadOutput struct {
 	ElapsedS   float64             `json:"elapsed_s"`
 	WindowsN   uint64              `json:"windows_total"`
 	Windows    []*summary.Report   `json:"windows,omitempty"`
+	// L7Stats are each worker's reassembly, detection and parser
+	// counters at the end of the file (docs/summary-json.md).
+	L7Stats []L7StatsJSON `json:"l7_stats,omitempty"`
+}
+
+// L7StatsJSON is one worker's application-layer state at the end.
+type L7StatsJSON struct {
+	Transactions        uint64            `json:"transactions"`
+	FlowsTCP            uint64            `json:"flows_tcp"`
+	FlowsUDP            uint64            `json:"flows_udp"`
+	Detected            map[string]uint64 `json:"detected"`
+	Unknown             uint64            `json:"unknown"`
+	ParsedBytes         uint64            `json:"parsed_bytes"`
+	ParserMemoryPeak    uint64            `json:"parser_memory_peak"`
+	StreamsOpened       uint64            `json:"streams_opened"`
+	StreamsEvicted      uint64            `json:"streams_evicted"`
+	StreamsIdle         uint64            `json:"streams_idle"`
+	BufferedMemoryPeak  uint64            `json:"reassembly_memory_peak"`
+	ReassemblyBoundByte int64             `json:"reassembly_memory_bound"`
 }
 
 func cmdRead(args []string, stdout, stderr io.Writer) error {
@@ -197,6 +216,14 @@ func cmdRead(args []string, stdout, stderr io.Writer) error {
 		Interfaces: res.Interfaces,
 		ElapsedS:   res.Elapsed.Seconds(),
 		WindowsN:   res.Total,
+	}
+	for _, st := range res.L7 {
+		out.L7Stats = append(out.L7Stats, L7StatsJSON{
+			Transactions: st.Transactions, FlowsTCP: st.Flows[0], FlowsUDP: st.Flows[1],
+			Detected: st.Detected, Unknown: st.Unknown, ParsedBytes: st.ParsedBytes, ParserMemoryPeak: st.ParserMemoryPeak,
+			StreamsOpened: st.Reassembly.StreamsOpened, StreamsEvicted: st.Reassembly.EndedEvicted, StreamsIdle: st.Reassembly.EndedIdle,
+			BufferedMemoryPeak: st.Reassembly.BufferedMemoryPeak, ReassemblyBoundByte: opt.L7.Reassembly.MemoryBound(),
+		})
 	}
 	if !opt.SummaryMode {
 		for _, b := range res.Windows {

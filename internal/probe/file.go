@@ -11,6 +11,7 @@ import (
 
 	"github.com/wirewatch/wirewatch/internal/capture"
 	"github.com/wirewatch/wirewatch/internal/decode"
+	"github.com/wirewatch/wirewatch/internal/l7"
 	"github.com/wirewatch/wirewatch/internal/summary"
 )
 
@@ -22,6 +23,9 @@ type Result struct {
 	Capture    capture.Stats
 	Interfaces []capture.Interface
 	Elapsed    time.Duration
+	// L7 has each worker's application-layer counters at the end (empty
+	// with L7 off).
+	L7 []l7.Stats
 }
 
 // ifaceNames maps capture interface indexes to device names. The reading
@@ -81,6 +85,7 @@ func ReadFile(ctx context.Context, path string, opt Options, progress Progress) 
 	start := time.Now()
 	var windows *Windows
 	var whole *summary.Bucket
+	var l7Stats []l7.Stats
 	onClose := func(b *summary.Bucket) {
 		if whole == nil {
 			whole = summary.NewBucket(b.Start, b.End, opt.TopCapacity)
@@ -93,9 +98,12 @@ func ReadFile(ctx context.Context, path string, opt Options, progress Progress) 
 		sh.src = src
 		err = readSingle(ctx, src, sh, names, progress, start)
 		sh.end()
+		if sh.l7 != nil {
+			l7Stats = append(l7Stats, sh.l7.Stats())
+		}
 	} else {
 		windows = NewWindows(opt.Workers+1, opt.Keep, opt.TopCapacity, onClose)
-		err = readDispatched(ctx, src, &opt, hosts, names, windows, progress, start)
+		l7Stats, err = readDispatched(ctx, src, &opt, hosts, names, windows, progress, start)
 	}
 	if err != nil {
 		return nil, err
@@ -114,6 +122,7 @@ func ReadFile(ctx context.Context, path string, opt Options, progress Progress) 
 		Capture:    src.Stats(),
 		Interfaces: src.Interfaces(),
 		Elapsed:    time.Since(start),
+		L7:         l7Stats,
 	}, nil
 }
 
@@ -158,7 +167,8 @@ const batchSize = 256
 // worker's flow table. Frames that are not complete IP packets are counted
 // by the dispatcher's own shard (id 0), which also owns the loss counters
 // of the decoder and the source.
-func readDispatched(ctx context.Context, src capture.Source, opt *Options, hosts *summary.Hosts, names *ifaceNames, windows *Windows, progress Progress, start time.Time) error {
+func readDispatched(ctx context.Context, src capture.Source, opt *Options, hosts *summary.Hosts, names *ifaceNames, windows *Windows, progress Progress, start time.Time) ([]l7.Stats, error) {
+	stats := make([]l7.Stats, opt.Workers)
 	disp := newShard(0, opt, hosts, names.name, true, false, windows)
 	disp.src = src
 	n := opt.Workers
@@ -188,6 +198,9 @@ func readDispatched(ctx context.Context, src capture.Source, opt *Options, hosts
 				}
 			}
 			w.end()
+			if w.l7 != nil {
+				stats[i] = w.l7.Stats()
+			}
 		}()
 	}
 	getBatch := func() *batch {
@@ -269,7 +282,10 @@ func readDispatched(ctx context.Context, src capture.Source, opt *Options, hosts
 	}
 	wg.Wait()
 	disp.end()
-	return err
+	if opt.NoL7 {
+		stats = nil
+	}
+	return stats, err
 }
 
 // flowHash is symmetric in the two endpoints, so both directions of a flow
