@@ -39,6 +39,7 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&devices, "device", "same as -i")
 	listen := fs.String("listen", "", "HTTP API address (default 127.0.0.1:10860; 'off' disables it)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error")
+	recordsFile := fs.String("records-file", "", "write every decoded transaction to this file as JSON lines (docs/records.md)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: wirewatch probe [-c probe.yaml] [-i DEVICE]... [flags]\n\n"+
 			"Capture live traffic (AF_PACKET, needs root or CAP_NET_RAW), keep time windows,\n"+
@@ -80,6 +81,24 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var recOut *recordWriter
+	if *recordsFile != "" {
+		if opt.NoL7 {
+			return usageError{errors.New("--records-file needs the L7 decoders (l7.enabled is false)")}
+		}
+		f, err := os.OpenFile(*recordsFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		recOut = newRecordWriter(f)
+		opt.Records = recOut.write
+		defer func() {
+			if err := recOut.close(); err != nil {
+				log.Error("records", "err", err)
+			}
+		}()
+	}
 	var apiLn net.Listener
 	if cfg.API.Listen != "off" && cfg.API.Listen != "" {
 		// Listen before capturing, so a busy port fails fast, and so the
@@ -90,6 +109,9 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if recOut != nil {
+		go recOut.flushEvery(ctx, time.Second)
+	}
 	live, err := probe.StartLive(ctx, opt, capture.LiveConfig{
 		Devices:     cfg.Capture.Devices,
 		Workers:     cfg.Capture.Workers,

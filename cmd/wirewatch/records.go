@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/wirewatch/wirewatch/internal/l7"
 )
@@ -39,4 +41,23 @@ func (r *recordWriter) close() error {
 		return r.err
 	}
 	return r.w.Flush()
+}
+
+// flushEvery flushes the buffered records every d until ctx ends, so that
+// a live probe's file can be followed (tail -f).
+func (r *recordWriter) flushEvery(ctx context.Context, d time.Duration) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.mu.Lock()
+			if r.err == nil {
+				r.err = r.w.Flush()
+			}
+			r.mu.Unlock()
+		}
+	}
 }
