@@ -51,6 +51,8 @@ bench: build
 	@scripts/deps.sh bench
 	bench/throughput.sh
 	bench/flowflood.sh
+	bench/streamflood.sh
+	bench/l7compare.sh
 
 clean:
 	rm -rf bin
