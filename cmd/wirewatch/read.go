@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"golang.org/x/term"
@@ -140,6 +141,7 @@ func cmdRead(args []string, stdout, stderr io.Writer) error {
 	progress := fs.String("progress", "auto", "progress line on stderr: auto (when stderr is a terminal), on, off")
 	records := fs.Bool("records", false, "write the decoded transactions to stdout as JSON lines (docs/records.md) instead of the summary")
 	recordsFile := fs.String("records-file", "", "also write the transactions as JSON lines to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the run to this file (for performance work)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: wirewatch read FILE [flags]\n\nSummarize a pcap or pcapng capture file (gzip-compressed too).\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -185,6 +187,17 @@ func cmdRead(args []string, stdout, stderr io.Writer) error {
 		opt.Records = recOut.write
 	}
 
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	var prog probe.Progress

@@ -88,7 +88,8 @@ type Flow struct {
 	Stats [2]DirStats    // indexed by Dir, since PeriodStart
 	Win   [2]WindowStats // indexed by Dir, since the last ResetWindow: the summary's per-window view
 	TCP   TCPInfo        // zero for non-TCP flows
-	Tag   uint32         // free for the caller (e.g. a cached classification); zero on a new flow
+	Tag   uint32         // free for the caller (the summary caches the flow's sides here); zero on a new flow
+	L7    uint32         // owned by the L7 tracker (its state for this flow); zero on a new flow
 	// InitiatorGuessed is true when no protocol evidence (a SYN or SYN-ACK,
 	// an ICMP echo request or reply) said who started the flow and the
 	// port heuristic (or the first packet's sender) decided: mid-stream

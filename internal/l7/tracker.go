@@ -60,7 +60,7 @@ type Stats struct {
 	detected           []uint64         // by protocol index
 }
 
-// Flow.Tag encoding. 0: no L7 state yet. Below tagFinished: slot index
+// Flow.L7 encoding. 0: no L7 state yet. Below tagFinished: slot index
 // + 1 of a flow being detected or parsed. At or above tagFinished: the
 // flow is done with L7: bits 16..23 say why (a NotParsed), bits 0..15
 // the detected protocol's index + 1 (0 = none). tagUDPTry marks UDP flows
@@ -175,7 +175,7 @@ func (t *Tracker) Stats() Stats {
 
 // ProtocolOf returns the L7 protocol detected on f ("" if none yet).
 func (t *Tracker) ProtocolOf(f *flow.Flow) string {
-	tag := f.Tag
+	tag := f.L7
 	switch {
 	case tag == 0 || tag&tagFinished == 0 && tag&tagUDPTry != 0:
 		return ""
@@ -216,7 +216,7 @@ func (t *Tracker) Packet(ev *flow.Event, p *decode.Packet) {
 }
 
 func (t *Tracker) tcpPacket(f *flow.Flow, dir flow.Dir, p *decode.Packet) {
-	tag := f.Tag
+	tag := f.L7
 	if tag >= tagFinished {
 		t.stats.NotParsed[(tag>>16)&0xff] += uint64(p.PayloadLen)
 		return
@@ -224,7 +224,7 @@ func (t *Tracker) tcpPacket(f *flow.Flow, dir flow.Dir, p *decode.Packet) {
 	var s *slot
 	if tag == 0 {
 		if len(t.tcp) == 0 {
-			f.Tag = finishedTag(NotParsedUnknown, -1)
+			f.L7 = finishedTag(NotParsedUnknown, -1)
 			t.stats.NotParsed[NotParsedUnknown] += uint64(p.PayloadLen)
 			return
 		}
@@ -247,7 +247,7 @@ func (t *Tracker) tcpPacket(f *flow.Flow, dir flow.Dir, p *decode.Packet) {
 }
 
 func (t *Tracker) udpPacket(f *flow.Flow, dir flow.Dir, p *decode.Packet) {
-	tag := f.Tag
+	tag := f.L7
 	if tag >= tagFinished {
 		t.stats.NotParsed[(tag>>16)&0xff] += uint64(p.PayloadLen)
 		return
@@ -262,21 +262,21 @@ func (t *Tracker) udpPacket(f *flow.Flow, dir flow.Dir, p *decode.Packet) {
 			tries++
 			t.stats.NotParsed[NotParsedUnknown] += uint64(p.PayloadLen)
 			if tries >= maxUDPTries {
-				f.Tag = finishedTag(NotParsedUnknown, -1)
+				f.L7 = finishedTag(NotParsedUnknown, -1)
 				t.stats.Unknown++
 			} else {
-				f.Tag = tagUDPTry | tries
+				f.L7 = tagUDPTry | tries
 			}
 			return
 		}
 		t.stats.detected[pi]++
 		if t.protos[pi].New == nil {
-			f.Tag = finishedTag(NotParsedDetectOnly, pi)
+			f.L7 = finishedTag(NotParsedDetectOnly, pi)
 			t.stats.NotParsed[NotParsedDetectOnly] += uint64(p.PayloadLen)
 			return
 		}
 		if t.udpLive >= t.maxUDP {
-			f.Tag = finishedTag(NotParsedNoState, pi)
+			f.L7 = finishedTag(NotParsedNoState, pi)
 			t.stats.StateCap++
 			t.stats.NotParsed[NotParsedNoState] += uint64(p.PayloadLen)
 			return
@@ -289,7 +289,7 @@ func (t *Tracker) udpPacket(f *flow.Flow, dir flow.Dir, p *decode.Packet) {
 			return
 		}
 	}
-	s := t.slotOf(f.Tag)
+	s := t.slotOf(f.L7)
 	if s == nil {
 		return
 	}
@@ -307,7 +307,7 @@ func (t *Tracker) FlowEnded(f *flow.Flow, why flow.EndReason) {
 	if why == flow.EndActive {
 		return
 	}
-	s := t.slotOf(f.Tag)
+	s := t.slotOf(f.L7)
 	if s == nil {
 		return
 	}
@@ -452,7 +452,7 @@ func (t *Tracker) newSlot(f *flow.Flow, tr Transport) *slot {
 	s.flow = f
 	s.key = f.Key()
 	s.client, s.server = f.Client, f.Server
-	f.Tag = s.self + 1
+	f.L7 = s.self + 1
 	return s
 }
 
@@ -583,7 +583,7 @@ func (s *slot) finish(ts int64) {
 		why = NotParsedNoState
 	}
 	if s.flow != nil {
-		s.flow.Tag = finishedTag(why, s.proto)
+		s.flow.L7 = finishedTag(why, s.proto)
 	}
 	if s.transport == UDP {
 		t.udpLive--

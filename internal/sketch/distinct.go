@@ -51,6 +51,14 @@ func NewDistinct() *Distinct {
 	return &Distinct{hll: hyperloglog.New14()}
 }
 
+// NewDenseDistinct returns an empty counter with DefaultDistinctPrecision
+// that starts dense (16 KiB of registers) instead of sparse: for sets
+// that are expected to be large (DNS names), where the sparse form's
+// periodic merges cost more than the memory saved.
+func NewDenseDistinct() *Distinct {
+	return &Distinct{hll: hyperloglog.NewNoSparse()}
+}
+
 // NewDistinctWithPrecision returns an empty counter with 2^p registers,
 // p in [4, 18]. Only counters with the same precision merge.
 func NewDistinctWithPrecision(p uint8) (*Distinct, error) {

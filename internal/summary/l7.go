@@ -28,6 +28,7 @@ type ProtoStats struct {
 	TopStatus    *sketch.TopK
 	TopTargets   *sketch.TopK
 	TopSlow      *sketch.TopK // targets of transactions at or above the running p90 latency
+	gate         slowGate
 }
 
 func newProtoStats(capacity int) *ProtoStats {
@@ -56,14 +57,26 @@ func (p *ProtoStats) merge(o *ProtoStats) {
 	p.TopSlow.Merge(o.TopSlow)
 }
 
-// slowAt is the running-p90 test for "top slow" lists (pktvisor keeps the
-// names of transactions in the slowest decile). With few samples every
-// transaction is a candidate.
-func slowAt(q *sketch.Quantiles, us float64) bool {
-	if q.Count() < 10 {
+// slowGate is the running-p90 test for "top slow" lists (pktvisor keeps
+// the names of transactions in the slowest decile). The p90 is taken from
+// the latency sketch again only when the sample count has grown by 1/16
+// since the last time: a quantile query walks the sketch, and this runs
+// per transaction. With few samples every transaction is a candidate.
+type slowGate struct {
+	threshold float64
+	next      uint64
+}
+
+func (g *slowGate) slow(q *sketch.Quantiles, us float64) bool {
+	n := q.Count()
+	if n < 10 {
 		return true
 	}
-	return us >= q.Quantile(0.90)
+	if n >= g.next {
+		g.threshold = q.Quantile(0.90)
+		g.next = n + n/16 + 1
+	}
+	return us >= g.threshold
 }
 
 // DNSStats is pktvisor's DNS handler view, built from DNS transactions: a
@@ -80,11 +93,12 @@ type DNSStats struct {
 	XactIn, XactOut                          uint64
 	LatIn, LatOut                            *sketch.Quantiles // µs
 	SlowIn, SlowOut                          *sketch.TopK
+	gateIn, gateOut                          slowGate
 }
 
 func newDNSStats(c int) *DNSStats {
 	return &DNSStats{
-		QNames:    sketch.NewDistinct(),
+		QNames:    sketch.NewDenseDistinct(),
 		TopQName2: sketch.NewTopK(c), TopQName3: sketch.NewTopK(c), TopQType: sketch.NewTopK(c), TopRcode: sketch.NewTopK(c),
 		TopNXDomain: sketch.NewTopK(c), TopRefused: sketch.NewTopK(c), TopSrvFail: sketch.NewTopK(c), TopUDPPorts: sketch.NewTopK(c),
 		LatIn: sketch.NewQuantiles(), LatOut: sketch.NewQuantiles(), SlowIn: sketch.NewTopK(c), SlowOut: sketch.NewTopK(c),
@@ -170,6 +184,7 @@ type HTTPStats struct {
 	TopPaths            *sketch.TopK // path without the query string
 	Latency             *sketch.Quantiles
 	TopSlow             *sketch.TopK // paths
+	gate                slowGate
 }
 
 func newHTTPStats(c int) *HTTPStats {
@@ -278,13 +293,17 @@ func (r *Recorder) Transaction(t *l7.Transaction) {
 	if len(t.Status) > 0 {
 		p.TopStatus.AddBytes(t.Status, 1)
 	}
-	if len(t.Target) > 0 {
+	// Protocols with a section of their own rank their targets there
+	// (qnames, paths, SNIs): ranking them twice would double the cost of
+	// the most expensive part of the summary.
+	own := t.Proto == "dns" || t.Proto == "http" || t.Proto == "http2" || t.Proto == "tls"
+	if len(t.Target) > 0 && !own {
 		p.TopTargets.AddBytes(t.Target, 1)
 	}
 	lat := t.Latency()
 	if lat >= 0 {
 		us := float64(lat) / 1e3
-		if slowAt(p.Latency, us) && len(t.Target) > 0 {
+		if !own && len(t.Target) > 0 && p.gate.slow(p.Latency, us) {
 			p.TopSlow.AddBytes(t.Target, 1)
 		}
 		p.Latency.Add(us)
@@ -374,17 +393,17 @@ func (r *Recorder) dns(b *Bucket, t *l7.Transaction, lat int64) {
 	}
 	d.Xact++
 	us := float64(lat) / 1e3
-	lq, slow := d.LatOut, d.SlowOut
+	lq, slow, gate := d.LatOut, d.SlowOut, &d.gateOut
 	switch {
 	case r.hosts.contains(t.Server.Addr().Unmap()):
 		d.XactIn++
-		lq, slow = d.LatIn, d.SlowIn
+		lq, slow, gate = d.LatIn, d.SlowIn, &d.gateIn
 	default:
 		// The probe's host asked, or no host CIDR says: pktvisor counts
 		// transactions it cannot place as outgoing too.
 		d.XactOut++
 	}
-	if slowAt(lq, us) && len(t.Target) > 0 {
+	if len(t.Target) > 0 && gate.slow(lq, us) {
 		slow.AddBytes(t.Target, 1)
 	}
 	lq.Add(us)
@@ -429,7 +448,7 @@ func (r *Recorder) http(b *Bucket, t *l7.Transaction, lat int64) {
 	}
 	if lat >= 0 {
 		us := float64(lat) / 1e3
-		if slowAt(h.Latency, us) && len(path) > 0 {
+		if len(path) > 0 && h.gate.slow(h.Latency, us) {
 			h.TopSlow.AddBytes(path, 1)
 		}
 		h.Latency.Add(us)
