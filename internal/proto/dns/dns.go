@@ -1,16 +1,69 @@
 // Package dns decodes DNS messages (RFC 1035 and its extensions) captured
-// off the wire. It is the message layer under the DNS transaction parser:
-// Parse turns one UDP payload or one TCP-framed message into a Message,
-// SplitTCP cuts a reassembled TCP byte stream into messages, Looks tells
-// whether bytes on an unknown port are DNS, and TypeName, RcodeName,
-// QName2 and QName3 give the labels pktvisor's DNS summaries use.
+// off the wire, and pairs them into transactions for the probe.
+//
+// The message layer: Parse turns one UDP payload or one TCP-framed message
+// into a Message, SplitTCP cuts a reassembled TCP byte stream into
+// messages, Looks tells whether bytes on an unknown port are DNS, and
+// TypeName, RcodeName, QName2 and QName3 give the labels pktvisor's DNS
+// summaries use.
+//
+// The transaction layer: Protocol ("dns", UDP and TCP, ports 53, 5353 and
+// 5355 as hints, detected by content) and its parser. Over UDP each
+// datagram is a message; over TCP messages are framed by their 2-byte
+// length, several per segment or one across many, decoded in place when
+// they lie whole in a Data call and buffered (up to Context.MaxMessage)
+// otherwise; a longer message is reported from its first MaxMessage bytes
+// and the rest is passed over, its length still counted. After a gap or a
+// mid-stream start the parser looks for the next position where Looks
+// sees a message, counting the bytes before it as DropResync. A response
+// is paired with a pending query of the same flow sent the other way with
+// the same id and, when both carry one, the same first question; a retry
+// of a pending query (same id and question) replaces it, as in pktvisor.
+//
+// Every message is in exactly one transaction, so message counts are
+// recoverable from transactions (pktvisor's dns.wire_packets): a query
+// and its response are one transaction (ReqTS and RespTS set); a query
+// never answered is one with OutcomeNoResponse (emitted when a response
+// can no longer come: after Context.Timeout of packet time, when
+// MaxPending queries are newer, when a retry replaces it, at End); a
+// response whose query was not seen is one with OutcomeNoRequest. Queries
+// = transactions with ReqTS, responses = transactions with RespTS.
+// Messages shorter than a header are dropped (DropMalformed).
+//
+// What a transaction holds:
+//
+//	Op      the first question's QTYPE mnemonic ("A", "AAAA", "TYPE65280")
+//	Target  the first question's name, lower-cased, escaped like dig,
+//	        without the trailing dot ("" is the root)
+//	Status  the response code as pktvisor names it ("NOERROR", "NXDOMAIN",
+//	        "SRVFAIL", "REFUSED", ...), with EDNS's extended bits
+//	Outcome NOERROR ok; SRVFAIL server_error; every other code
+//	        (NXDOMAIN, FORMERR, NOTIMP, REFUSED, ...) client_error
+//	ReqBytes, RespBytes  message sizes (TCP: with the length prefix)
+//
+// and these Fields, in this order, each only when it applies:
+//
+//	id                  the message id, decimal
+//	qclass              class of the first question (IN, CH, HS, NONE, ANY, CLASSn)
+//	answers             answer records in the response, decimal
+//	answer              the first answers as "CNAME x.example, A 192.0.2.1"
+//	                    (at most 8, about 1 KiB)
+//	truncated           "true": the response has the TC bit
+//	edns_client_subnet  the query's EDNS Client Subnet ("192.0.2.0/24")
+//	opcode              when not QUERY: IQUERY, STATUS, NOTIFY, UPDATE, DSO, n
+//	malformed           why the message could not be decoded in full
+//	                    ("message truncated", "compression pointer loop", ...)
+//
+// DNS carries no credentials, so nothing is redacted.
 //
 // Every byte is treated as hostile: counts in the header are never used
 // to size anything, compression pointers are bounded, names are capped at
 // 255 wire bytes and escaped before they leave the package, and no input
-// makes the decoder panic or loop. Decoding reuses the Message's slices
-// and buffers, so in steady state the only allocations are the strings it
-// returns, and a small per-Message intern table removes most of those.
+// makes the decoder panic or loop. Parse reuses the Message's slices and
+// buffers, so in steady state the only allocations are the strings it
+// returns, and a small per-Message intern table removes most of those;
+// the transaction parser does not allocate at all in steady state (it
+// decodes into its own buffers, and its state is recycled between flows).
 package dns
 
 import (

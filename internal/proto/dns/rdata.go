@@ -24,39 +24,50 @@ const (
 // Anything that does not fit its type renders as "": record data is
 // informational, and RDLENGTH already locates the next record.
 func (d *decoder) rdata(typ uint16, start, end int) string {
+	b, ok := d.appendRdata(d.m.buf[:0], typ, start, end)
+	d.m.buf = b
+	if !ok || len(b) == 0 {
+		return ""
+	}
+	s := d.m.intern(b)
+	if (typ == typeCNAME || typ == typeNS || typ == typePTR) && len(b) > 1 {
+		// The data is the name alone: later owner names often point here
+		// (the CNAME target owns the next record).
+		d.remember(start, s)
+	}
+	return s
+}
+
+// appendRdata appends the rendering of a record's data (see RR.Data) to b
+// and reports whether the data fit its type; on false, what was appended
+// is meaningless and the caller discards it. It only reads d.msg, so the
+// transaction parser uses it with a decoder that has no Message.
+func (d *decoder) appendRdata(b []byte, typ uint16, start, end int) ([]byte, bool) {
 	rd := d.msg[start:end]
-	b := d.m.buf[:0]
 	ok := true
 	switch typ {
 	case typeA:
 		if len(rd) != 4 {
-			return ""
+			return b, false
 		}
 		b = netip.AddrFrom4([4]byte(rd)).AppendTo(b)
 	case typeAAAA:
 		if len(rd) != 16 {
-			return ""
+			return b, false
 		}
 		b = netip.AddrFrom16([16]byte(rd)).AppendTo(b)
 	case typeCNAME, typeNS, typePTR:
-		if b, _, ok = d.dataName(b, start, end); ok && len(b) > 1 {
-			// The data is the name alone: later owner names often point
-			// here (the CNAME target owns the next record).
-			s := d.m.intern(b)
-			d.m.buf = b
-			d.remember(start, s)
-			return s
-		}
+		b, _, ok = d.dataName(b, start, end)
 	case typeMX:
 		if len(rd) < 3 {
-			return ""
+			return b, false
 		}
 		b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint16(rd)), 10)
 		b = append(b, ' ')
 		b, _, ok = d.dataName(b, start+2, end)
 	case typeSRV:
 		if len(rd) < 7 {
-			return ""
+			return b, false
 		}
 		for i := 0; i < 6; i += 2 {
 			b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint16(rd[i:])), 10)
@@ -66,36 +77,34 @@ func (d *decoder) rdata(typ uint16, start, end int) string {
 	case typeSOA:
 		var next int
 		if b, next, ok = d.dataName(b, start, end); !ok {
-			return ""
+			return b, false
 		}
 		b = append(b, ' ')
 		if b, next, ok = d.dataName(b, next, end); !ok || end-next < 20 {
-			return ""
+			return b, false
 		}
 		for i := next; i < next+20; i += 4 {
 			b = append(b, ' ')
 			b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint32(d.msg[i:])), 10)
 		}
 	case typeTXT:
+		first := true
 		for len(rd) > 0 {
 			n := int(rd[0])
 			if 1+n > len(rd) {
-				return ""
+				return b, false
 			}
-			if len(b) > 0 {
+			if !first {
 				b = append(b, ' ')
 			}
+			first = false
 			b = appendQuoted(b, rd[1:1+n])
 			rd = rd[1+n:]
 		}
 	default:
-		return ""
+		return b, false
 	}
-	d.m.buf = b
-	if !ok {
-		return ""
-	}
-	return d.m.intern(b)
+	return b, ok
 }
 
 // dataName appends the name at off inside record data ending at end, and

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/wirewatch/wirewatch/internal/corpus"
+	"github.com/wirewatch/wirewatch/internal/l7"
 )
 
 // chromeLikeHello is the JA4 specification hello padded to 512 bytes, the
@@ -69,5 +70,56 @@ func BenchmarkStreamTLS2(b *testing.B) {
 			s.Reset()
 			s.Feed(d.Data)
 		}
+	}
+}
+
+// countSink counts what it receives and keeps nothing.
+type countSink struct{ txs, stops int }
+
+func (s *countSink) Transaction(*l7.Transaction) { s.txs++ }
+func (s *countSink) Drop(l7.DropReason, int)     {}
+func (s *countSink) Stop()                       { s.stops++ }
+
+// BenchmarkParserHandshake: one op is one connection's handshake through
+// the transaction parser (a new parser, the ClientHello, the server's
+// flight, the transaction built with JA3, JA3S and JA4, Stop). "tls13"
+// is a Chrome-like ClientHello answered by a TLS 1.3 ServerHello (no
+// certificate in clear); "tls12" adds a TLS 1.2 server flight with a
+// certificate, decoded by crypto/x509, and the two ChangeCipherSpec and
+// application-data records that end the handshake.
+func BenchmarkParserHandshake(b *testing.B) {
+	ch := records(recordHandshake, handshakeMsg(typeClientHello, chromeLikeHello()), 16384)
+	sh13 := records(recordHandshake, handshakeMsg(typeServerHello, serverHelloBody(0x0303, 0x1301, ext{extSupportedVersions, u16list(0x0304)})), 16384)
+	b.Run("tls13", func(b *testing.B) {
+		benchHandshake(b, []tlsStep{{c2s, ch}, {s2c, sh13}})
+	})
+	b.Run("tls12", func(b *testing.B) {
+		steps, _ := tls12Handshake(b)
+		benchHandshake(b, steps[:6])
+	})
+}
+
+func benchHandshake(b *testing.B, steps []tlsStep) {
+	sink := &countSink{}
+	ctx := l7.DefaultConfig().Context(l7.TCP)
+	ctx.Sink = sink
+	size := 0
+	for _, s := range steps {
+		size += len(s.data)
+	}
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	ts := int64(1)
+	for b.Loop() {
+		p := Protocol.New(ctx)
+		for _, s := range steps {
+			p.Data(s.dir, s.data, ts)
+			ts++
+		}
+		p.End(ts)
+	}
+	b.StopTimer()
+	if sink.txs != b.N || sink.stops != b.N {
+		b.Fatalf("%d transactions, %d stops for %d handshakes", sink.txs, sink.stops, b.N)
 	}
 }

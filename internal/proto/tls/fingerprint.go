@@ -16,7 +16,13 @@ import (
 // PcapPlusPlus do.
 func JA3(ch *ClientHello) (str, md5hex string) {
 	var stack [512]byte
-	b := strconv.AppendUint(stack[:0], uint64(ch.LegacyVersion), 10)
+	b := appendJA3(stack[:0], ch)
+	return string(b), md5Hex(b)
+}
+
+// appendJA3 appends the JA3 string of ch to b.
+func appendJA3(b []byte, ch *ClientHello) []byte {
+	b = strconv.AppendUint(b, uint64(ch.LegacyVersion), 10)
 	b = append(b, ',')
 	b = appendDecList(b, ch.CipherSuites)
 	b = append(b, ',')
@@ -30,7 +36,7 @@ func JA3(ch *ClientHello) (str, md5hex string) {
 		}
 		b = strconv.AppendUint(b, uint64(f), 10)
 	}
-	return string(b), md5Hex(b)
+	return b
 }
 
 // JA3S returns the JA3S server fingerprint: "SSLVersion,Cipher,Extensions"
@@ -38,12 +44,17 @@ func JA3(ch *ClientHello) (str, md5hex string) {
 // out) and its MD5 in lower-case hex, as Wireshark's tls.handshake.ja3s.
 func JA3S(sh *ServerHello) (str, md5hex string) {
 	var stack [256]byte
-	b := strconv.AppendUint(stack[:0], uint64(sh.LegacyVersion), 10)
+	b := appendJA3S(stack[:0], sh)
+	return string(b), md5Hex(b)
+}
+
+// appendJA3S appends the JA3S string of sh to b.
+func appendJA3S(b []byte, sh *ServerHello) []byte {
+	b = strconv.AppendUint(b, uint64(sh.LegacyVersion), 10)
 	b = append(b, ',')
 	b = strconv.AppendUint(b, uint64(sh.CipherSuite), 10)
 	b = append(b, ',')
-	b = appendDecList(b, sh.Extensions)
-	return string(b), md5Hex(b)
+	return appendDecList(b, sh.Extensions)
 }
 
 func appendDecList(b []byte, vs []uint16) []byte {
@@ -62,10 +73,17 @@ func appendDecList(b []byte, vs []uint16) []byte {
 }
 
 func md5Hex(b []byte) string {
-	sum := md5.Sum(b)
 	var h [32]byte
-	hex.Encode(h[:], sum[:])
-	return string(h[:])
+	return string(appendMD5Hex(h[:0], b))
+}
+
+// appendMD5Hex appends the MD5 of b in lower-case hex to dst.
+func appendMD5Hex(dst, b []byte) []byte {
+	sum := md5.Sum(b)
+	n := len(dst)
+	dst = append(dst, make([]byte, 32)...)
+	hex.Encode(dst[n:], sum[:])
+	return dst
 }
 
 // JA4 returns FoxIO's JA4 client fingerprint, e.g.
@@ -88,7 +106,12 @@ func md5Hex(b []byte) string {
 //     are none; "000000000000" when no extension is left).
 func JA4(ch *ClientHello, transport byte) string {
 	var out [36]byte
-	o := append(out[:0], transport)
+	return string(appendJA4(out[:0], ch, transport))
+}
+
+// appendJA4 appends the JA4 fingerprint of ch (36 bytes) to o.
+func appendJA4(o []byte, ch *ClientHello, transport byte) []byte {
+	o = append(o, transport)
 	o = append(o, ja4Version(ch)...)
 
 	var extStack [64]uint16
@@ -140,8 +163,7 @@ func JA4(ch *ClientHello, transport byte) string {
 		}
 		t = appendHex4(t, a)
 	}
-	o = appendHash12(o, t, len(exts) == 0)
-	return string(o)
+	return appendHash12(o, t, len(exts) == 0)
 }
 
 // ja4Version is the two-character version of JA4's first section.

@@ -55,6 +55,9 @@ type Stream struct {
 	peek       [6]byte // first bytes of a handshake record after ChangeCipherSpec
 	peekN      int
 	events     []Event
+	ends       []int64 // per event: stream offset just past the record that completed it
+	pos        int64   // bytes consumed so far
+	recEnd     int64   // stream offset just past the current record
 }
 
 // Feed consumes the next bytes of the direction and returns the events they
@@ -63,13 +66,14 @@ type Stream struct {
 // failed; the events before the failure are still returned. Feed does not
 // retain b.
 func (s *Stream) Feed(b []byte) (events []Event, err error) {
-	s.events = s.events[:0]
+	s.events, s.ends = s.events[:0], s.ends[:0]
 	for len(b) > 0 && s.state != stDone {
 		switch {
 		case s.state == stSSLv2:
 			n := min(len(b), s.recLeft)
 			s.hs = append(s.hs, b[:n]...)
 			b = b[n:]
+			s.pos += int64(n)
 			s.recLeft -= n
 			if s.recLeft == 0 {
 				s.endSSLv2()
@@ -78,14 +82,17 @@ func (s *Stream) Feed(b []byte) (events []Event, err error) {
 			n := min(len(b), s.recLeft)
 			s.body(b[:n])
 			b = b[n:]
+			s.pos += int64(n)
 			s.recLeft -= n
 		case s.hdrN == 0 && len(b) >= 5:
+			s.pos += 5
 			s.header(b[:5])
 			b = b[5:]
 		default:
 			n := copy(s.hdr[s.hdrN:], b)
 			s.hdrN += n
 			b = b[n:]
+			s.pos += int64(n)
 			if s.hdrN == 5 {
 				s.hdrN = 0
 				s.header(s.hdr[:])
@@ -99,16 +106,44 @@ func (s *Stream) Feed(b []byte) (events []Event, err error) {
 // or it continues in SSL 2.0 records (encrypted, nothing more to report).
 func (s *Stream) Done() bool { return s.state == stDone }
 
+// Buffered returns how many bytes the stream holds waiting for the rest
+// of a record header, a handshake message, an alert or a hello: what a
+// gap in the stream makes undecodable.
+func (s *Stream) Buffered() int {
+	n := s.hdrN
+	if s.recLeft > 0 && s.recType == recordAlert && s.alertN == 1 {
+		n++
+	}
+	if s.recLeft > 0 && s.recType == recordHandshake && s.recFirst {
+		n += s.peekN // bytes of a record after ChangeCipherSpec, not yet judged
+	}
+	if s.skipLeft == 0 || s.skipType == typeCertificate {
+		n += len(s.hs)
+	}
+	return n
+}
+
 // Err returns the error that stopped the stream, or nil.
 func (s *Stream) Err() error { return s.err }
 
 // Reset returns the stream to its zero state, keeping its buffers.
 func (s *Stream) Reset() {
-	hs, ev := s.hs[:0], s.events[:0]
-	*s = Stream{hs: hs, events: ev}
+	hs, ev, ends := s.hs[:0], s.events[:0], s.ends[:0]
+	clear(s.events[:cap(s.events)]) // do not pin the last flow's hellos
+	*s = Stream{hs: hs, events: ev, ends: ends}
 }
 
-func (s *Stream) emit(e Event) { s.events = append(s.events, e) }
+func (s *Stream) emit(e Event) {
+	s.events = append(s.events, e)
+	s.ends = append(s.ends, s.recEnd)
+}
+
+// Ends returns, for each event of the last Feed, the number of bytes of
+// the direction up to the end of the record that completed it (for an
+// SSLv2 hello, the end of its record; for NotTLS, the first header). It
+// does not depend on how the bytes were cut into Feed calls. The slice
+// is reused by the next Feed.
+func (s *Stream) Ends() []int64 { return s.ends }
 
 func (s *Stream) fail(err error) {
 	s.err = err
@@ -132,9 +167,11 @@ func (s *Stream) header(h []byte) {
 			s.state = stSSLv2
 			s.hs = append(s.hs[:0], h[2:]...)
 			s.recLeft = n - 3 // the length counts from msg_type; 3 of those bytes are in h
+			s.recEnd = s.pos + int64(s.recLeft)
 			return
 		}
 		if !recordHeaderOK(h) {
+			s.recEnd = s.pos
 			s.emit(&NotTLS{})
 			s.state = stDone
 			return
@@ -151,6 +188,7 @@ func (s *Stream) header(h []byte) {
 	s.recType = h[0]
 	s.recLen = int(h[3])<<8 | int(h[4])
 	s.recLeft = s.recLen
+	s.recEnd = s.pos + int64(s.recLen)
 	s.recFirst = true
 	s.peekN = 0
 	switch s.recType {

@@ -1,14 +1,57 @@
 // Package tls decodes the cleartext part of TLS (and SSL 3.0 / SSLv2-compatible)
-// handshakes from one direction of a reassembled TCP stream, and computes the
-// client and server fingerprints that traffic tools key on: JA3, JA3S and
-// FoxIO's JA4.
+// handshakes from one direction of a reassembled TCP stream, computes the
+// client and server fingerprints that traffic tools key on (JA3, JA3S and
+// FoxIO's JA4), and reports each handshake as a transaction.
 //
-// It is the building block of the TLS transaction parser: a Stream is fed the
-// bytes of one direction as they are reassembled and reports what it sees
-// (ClientHello, ServerHello, the leaf certificate when it travels in clear,
-// alerts, the start of application data, or "this is not TLS"). Nothing is
-// decrypted; TLS 1.3 encrypts everything after the ServerHello, so its
-// certificates are never visible.
+// The building block is Stream: it is fed the bytes of one direction as they
+// are reassembled and reports what it sees (ClientHello, ServerHello, the
+// leaf certificate when it travels in clear, alerts, the start of application
+// data, or "this is not TLS"). Nothing is decrypted; TLS 1.3 encrypts
+// everything after the ServerHello, so its certificates are never visible.
+//
+// The transaction layer is Protocol ("tls", TCP, detected by content on
+// any port) and its parser: one transaction per handshake, the request
+// being the ClientHello and the response the ServerHello, plus the
+// server's Certificate in TLS 1.2 and earlier.
+//
+//	Op      "handshake"
+//	Target  the SNI (server_name) the client asked for, "" without one
+//	Status  the negotiated version ("TLS 1.3", "TLS 1.2", ...), or the
+//	        description of the fatal alert that ended the handshake
+//	        ("handshake_failure", "unknown_ca", ...)
+//	Outcome ok: a ServerHello came (and no fatal alert); client_error: the
+//	        server sent a fatal alert (it rejected the ClientHello), or the
+//	        client sent internal_error; server_error: the client sent a
+//	        fatal alert (it rejected the server's hello or certificate), or
+//	        the server sent internal_error; no_response: no ServerHello
+//	        (the flow ended, or a gap cut the handshake); no_request: a
+//	        ServerHello whose ClientHello was not seen
+//	ReqTS   the time of the first byte of the client's direction;
+//	        RespTS the time the ServerHello (or, TLS <= 1.2, the
+//	        Certificate, or the alert) completed
+//	ReqBytes, RespBytes  bytes each side sent up to the end of the
+//	        record that completed its hello (certificate, alert)
+//
+// Fields, in this order, each only when known: sni, alpn (offered,
+// comma-separated), alpn_selected, versions (offered, GREASE left out),
+// version, cipher (IANA name or 0xNNNN), ja3 (MD5), ja3s (MD5), ja4,
+// cert_subject, cert_issuer (RFC 2253), cert_sans (at most 16,
+// comma-separated), cert_not_after (RFC 3339), alert ("client: unknown_ca"
+// or "server: handshake_failure"). Nothing is redacted: a handshake's
+// cleartext carries no credentials.
+//
+// The handshake is done, the transaction emitted and Sink.Stop called (so
+// the probe stops reassembling the encrypted bulk) when a TLS 1.3 or SSL
+// 2.0 ServerHello arrives, when application data has been seen both ways
+// (TLS 1.2 and earlier), on a fatal alert, on bytes that are not TLS, or
+// on a gap: TLS records cannot be found again in ciphertext, so a gap
+// ends the parsing with what was seen (flagged truncated). A direction
+// whose capture started mid-connection (Gap(-1) before its first byte)
+// is decoded only if its first bytes start a hello (captures without the
+// SYNs, like PcapPlusPlus's tls2.pcap, begin so); otherwise the handshake
+// was missed and parsing stops at once (the bytes counted DropResync).
+// Warning alerts (an unrecognized_name warning, close_notify) do not end
+// the handshake.
 //
 // Captured bytes are hostile. Every length field is checked against what is
 // left of its enclosing structure, a handshake message is buffered only up to

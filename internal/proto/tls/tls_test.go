@@ -425,7 +425,7 @@ func TestStreamLimits(t *testing.T) {
 	}
 }
 
-func selfSigned(t *testing.T, cn string, notAfter time.Time) []byte {
+func selfSigned(t testing.TB, cn string, notAfter time.Time) []byte {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
