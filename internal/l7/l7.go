@@ -64,6 +64,9 @@ type Protocol struct {
 	// Name is the protocol's name in records, summaries and metrics:
 	// lower case, no spaces ("http", "grpc", "mysql").
 	Name string
+	// Aliases are other names its transactions carry ("grpc" for the
+	// HTTP/2 parser); enabling an alias enables the protocol.
+	Aliases []string
 	// TCP, UDP: the transports it runs over.
 	TCP, UDP bool
 	// Ports are well-known server ports. They order detection (these
@@ -183,6 +186,19 @@ func (o Outcome) String() string {
 		return outcomeNames[o]
 	}
 	return "unknown"
+}
+
+// Named reports whether n is the protocol's name or one of its aliases.
+func (p *Protocol) Named(n string) bool {
+	if p.Name == n {
+		return true
+	}
+	for _, a := range p.Aliases {
+		if a == n {
+			return true
+		}
+	}
+	return false
 }
 
 // IsError reports whether the outcome counts as an error in summaries.

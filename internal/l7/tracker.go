@@ -106,12 +106,8 @@ func NewTracker(cfg Config, protos []*Protocol, out Output) (*Tracker, error) {
 	t := &Tracker{cfg: cfg, out: out}
 	t.ctx = cfg.Context(TCP)
 	t.budget.limit = cfg.MaxParserMemory
-	enabled := map[string]bool{}
-	for _, n := range cfg.Enabled {
-		enabled[n] = true
-	}
 	for _, p := range protos {
-		if len(enabled) > 0 && !enabled[p.Name] {
+		if len(cfg.Enabled) > 0 && !named(p, cfg.Enabled) {
 			continue
 		}
 		i := len(t.protos)
@@ -140,7 +136,7 @@ func CheckNames(names []string, protos []*Protocol) error {
 	for _, n := range names {
 		found := false
 		for _, p := range protos {
-			found = found || p.Name == n
+			found = found || p.Named(n)
 		}
 		if !found {
 			known := make([]string, len(protos))
@@ -151,6 +147,15 @@ func CheckNames(names []string, protos []*Protocol) error {
 		}
 	}
 	return nil
+}
+
+func named(p *Protocol, names []string) bool {
+	for _, n := range names {
+		if p.Named(n) {
+			return true
+		}
+	}
+	return false
 }
 
 // Protocols returns the enabled protocols in detection order.

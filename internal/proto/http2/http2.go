@@ -93,8 +93,9 @@ import (
 
 // Protocol is the HTTP/2 (h2c) and gRPC parser.
 var Protocol = &l7.Protocol{
-	Name: "http2",
-	TCP:  true,
+	Name:    "http2",
+	Aliases: []string{"grpc"},
+	TCP:     true,
 	// The usual cleartext HTTP ports and gRPC's customary ones; they only
 	// order detection and let a mid-connection Maybe win.
 	Ports:  []uint16{80, 8000, 8080, 8081, 9090, 50051},
