@@ -364,10 +364,12 @@ func (r *Recorder) dns(b *Bucket, t *l7.Transaction, lat int64) {
 		d.TCP += msgs
 	} else {
 		d.UDP += msgs
-		port := t.Client.Port()
-		var buf [8]byte
-		d.TopUDPPorts.AddBytes(strconv.AppendUint(buf[:0], uint64(port), 10), msgs)
 	}
+	// pktvisor's top_udp_ports ranks the client's port of every message,
+	// TCP ones included despite the name (its dns_udp_tcp_random numbers
+	// only add up that way); kept for comparability.
+	var buf [8]byte
+	d.TopUDPPorts.AddBytes(strconv.AppendUint(buf[:0], uint64(t.Client.Port()), 10), msgs)
 	if t.Client.Addr().Unmap().Is4() {
 		d.IPv4 += msgs
 	} else {
