@@ -11,7 +11,7 @@ import (
 )
 
 // TestWalkMalformedCorpus runs the whole pipeline (reader, decoder, flows,
-// summary, report) over every capture of tcpdump's test suite (mostly
+// reassembly, every L7 detector and parser, summary, report) over every capture of tcpdump's test suite (mostly
 // fuzz-found out-of-bounds reproducers) and nDPI's: no panic, and every
 // frame the reader delivered is counted exactly once in the summary.
 func TestWalkMalformedCorpus(t *testing.T) {
@@ -32,6 +32,7 @@ func TestWalkMalformedCorpus(t *testing.T) {
 		t.Fatalf("only %d captures found under tcpdump/ and ndpi/", len(files))
 	}
 	var read, refused int
+	var transactions uint64
 	for _, f := range files {
 		for _, workers := range []int{1, 2} {
 			opt := testOptions()
@@ -57,8 +58,16 @@ func TestWalkMalformedCorpus(t *testing.T) {
 			if p.TCP+p.UDP+p.OtherL4+p.Fragments != p.IPv4+p.IPv6 {
 				t.Errorf("%s: transport counters do not add up to IP packets: %+v", filepath.Base(f), p)
 			}
+			// A parser panic is recovered and counted; on this corpus there
+			// must be none (a panic is a bug to fix, not an outcome).
+			for _, st := range res.L7 {
+				if st.ParserPanics != 0 || st.DetectorPanics != 0 {
+					t.Errorf("%s (workers %d): %d parser and %d detector panics recovered", filepath.Base(f), workers, st.ParserPanics, st.DetectorPanics)
+				}
+				transactions += st.Transactions
+			}
 			res.Whole.Report(10, true, 1) // rendering must not panic either
 		}
 	}
-	t.Logf("%d captures read, %d refused with an error", read, refused)
+	t.Logf("%d captures read, %d refused with an error, %d transactions decoded", read, refused, transactions)
 }
