@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"encoding/binary"
 	"slices"
+	"strings"
+	"unsafe"
 )
 
 const (
@@ -63,7 +65,14 @@ type TopK struct {
 }
 
 type counter struct {
+	// key views buf: the counter owns its key's bytes and reuses them
+	// when it is given to another key (the common case under churn: a
+	// stream of distinct keys evicts a counter per key), so tracking a
+	// new key does not allocate. key is removed from idx before buf is
+	// overwritten, and every key that leaves the sketch (Top, Merge) is
+	// copied first.
 	key   string
+	buf   []byte
 	count uint64 // upper bound of the key's weight
 	err   uint64 // count − err is a lower bound
 	pos   int32  // position in heap
@@ -120,7 +129,7 @@ func (t *TopK) Add(key string, w uint64) {
 		t.bump(s, w)
 		return
 	}
-	t.insert(key, w)
+	t.insert(unsafeBytes(key), w)
 }
 
 // AddBytes is Add for a key held in bytes (e.g. a DNS name in a packet): it
@@ -140,7 +149,17 @@ func (t *TopK) AddBytes(key []byte, w uint64) {
 		t.bump(s, w)
 		return
 	}
-	t.insert(string(key), w)
+	t.insert(key, w)
+}
+
+// setKey makes c track key, in c's own bytes.
+func (c *counter) setKey(key []byte) {
+	c.buf = append(c.buf[:0], key...)
+	if len(c.buf) == 0 {
+		c.key = ""
+		return
+	}
+	c.key = unsafe.String(unsafe.SliceData(c.buf), len(c.buf))
 }
 
 func (t *TopK) bump(s int32, w uint64) {
@@ -149,12 +168,14 @@ func (t *TopK) bump(s int32, w uint64) {
 	t.down(int(c.pos))
 }
 
-func (t *TopK) insert(key string, w uint64) {
+func (t *TopK) insert(key []byte, w uint64) {
 	if len(t.slots) < t.capacity {
 		s := int32(len(t.slots))
-		t.slots = append(t.slots, counter{key: key, count: addSat(t.floor, w), err: t.floor, pos: int32(len(t.heap))})
+		c := counter{count: addSat(t.floor, w), err: t.floor, pos: int32(len(t.heap))}
+		c.setKey(key)
+		t.slots = append(t.slots, c)
 		t.heap = append(t.heap, s)
-		t.idx[key] = s
+		t.idx[c.key] = s
 		t.up(len(t.heap) - 1)
 		return
 	}
@@ -164,10 +185,10 @@ func (t *TopK) insert(key string, w uint64) {
 	c := &t.slots[s]
 	t.floor = max(t.floor, c.count)
 	delete(t.idx, c.key)
-	c.key = key
+	c.setKey(key)
 	c.count = addSat(t.floor, w)
 	c.err = t.floor
-	t.idx[key] = s
+	t.idx[c.key] = s
 	t.down(0)
 }
 
@@ -222,6 +243,9 @@ func (t *TopK) Top(n int) []Item {
 	slices.SortFunc(items, byEstimate)
 	if n > 0 && n < len(items) {
 		items = items[:n:n]
+	}
+	for i := range items {
+		items[i].Name = strings.Clone(items[i].Name) // the counters' bytes are reused
 	}
 	return items
 }
@@ -279,9 +303,13 @@ func (t *TopK) rebuild(items []Item, total, floor uint64) {
 	t.slots = t.slots[:0]
 	t.heap = t.heap[:0]
 	for i, it := range items {
-		t.slots = append(t.slots, counter{key: it.Name, count: it.Estimate, err: it.Error, pos: int32(i)})
+		// it.Name may view a counter's bytes (ours or another sketch's):
+		// copied into a fresh buffer, never into one being reused.
+		c := counter{count: it.Estimate, err: it.Error, pos: int32(i)}
+		c.setKey(unsafeBytes(it.Name))
+		t.slots = append(t.slots, c)
 		t.heap = append(t.heap, int32(i))
-		t.idx[it.Name] = int32(i)
+		t.idx[c.key] = int32(i)
 	}
 	for i := len(t.heap)/2 - 1; i >= 0; i-- {
 		t.down(i)
