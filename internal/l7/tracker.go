@@ -26,12 +26,19 @@ const (
 	NotParsedDetectOnly                  // the protocol is detected but has no parser
 	NotParsedOpaque                      // the parser called Stop (encrypted bulk, upgraded connection)
 	NotParsedPanic                       // the parser panicked earlier on this flow
-	NotParsedNoState                     // the flow's L7 state was gone (stream evicted or idled out, UDP state at its cap)
+	NotParsedNoState                     // UDP flows beyond the state cap (TCP streams that idled out or were evicted are followed again from their next segment)
 	NotParsedDisabled                    // the flow's protocol was detected but is not enabled
+	NotParsedEnded                       // bytes after the stream ended (FIN both ways, RST): retransmissions, stray segments
 	NumNotParsed
 )
 
-var notParsedNames = [...]string{"unknown_protocol", "detect_only", "opaque", "parser_panic", "no_state", "disabled"}
+var notParsedNames = [...]string{"unknown_protocol", "detect_only", "opaque", "parser_panic", "no_state", "disabled", "after_end"}
+
+// notParsedResume is the tag reason of a TCP flow whose stream the
+// reassembler gave up (idle, evicted) while the flow lives on: its next
+// segment opens a new stream, mid-stream, with the same parser (or with
+// detection again if none was chosen).
+const notParsedResume NotParsed = 255
 
 func (r NotParsed) String() string {
 	if int(r) < len(notParsedNames) {
@@ -53,6 +60,7 @@ type Stats struct {
 	Detected           map[string]uint64      // flows per detected protocol
 	Unknown            uint64                 // flows on which detection gave up
 	StateCap           uint64                 // UDP flows not tracked because the state cap was reached
+	Resumed            uint64                 // TCP streams followed again after the reassembler gave them up (idle, evicted)
 	ParserMemory       uint64                 // bytes held in parser and detection buffers now
 	ParserMemoryPeak   uint64
 	ParserMemoryDenied uint64           // buffer growths refused by MaxParserMemory (the message was dropped)
@@ -222,9 +230,19 @@ func (t *Tracker) Packet(ev *flow.Event, p *decode.Packet) {
 
 func (t *Tracker) tcpPacket(f *flow.Flow, dir flow.Dir, p *decode.Packet) {
 	tag := f.L7
+	resume := -2
 	if tag >= tagFinished {
-		t.stats.NotParsed[(tag>>16)&0xff] += uint64(p.PayloadLen)
-		return
+		why := NotParsed((tag >> 16) & 0xff)
+		if why != notParsedResume {
+			t.stats.NotParsed[why] += uint64(p.PayloadLen)
+			return
+		}
+		if p.PayloadLen == 0 {
+			return // a bare ACK or FIN does not bring a stream back
+		}
+		resume = int(tag&0xffff) - 1
+		tag = 0
+		t.stats.Resumed++
 	}
 	var s *slot
 	if tag == 0 {
@@ -234,7 +252,11 @@ func (t *Tracker) tcpPacket(f *flow.Flow, dir flow.Dir, p *decode.Packet) {
 			return
 		}
 		s = t.newSlot(f, TCP)
-		t.stats.Flows[0]++
+		if resume == -2 {
+			t.stats.Flows[0]++
+		} else if resume >= 0 && t.protos[resume].New != nil {
+			s.start(resume)
+		}
 		t.asm.Open(s.key, s, p.Timestamp)
 	} else if s = t.slotOf(tag); s == nil {
 		return
@@ -438,6 +460,7 @@ type slot struct {
 	det       [2][]byte // TCP detection: bytes held per direction
 	seen      [2]int    // TCP detection: bytes looked at per direction
 	detCharge int       // capacity of det charged to budget
+	resumable bool      // ending because the reassembler gave the stream up (idle, evicted)
 	budget    Budget    // this flow's account with the parser memory budget
 }
 
@@ -561,7 +584,13 @@ func (s *slot) Gap(dir flow.Dir, n int64, ts int64) {
 }
 
 // End implements reassembly.Consumer.
-func (s *slot) End(reason reassembly.EndReason, ts int64) { s.finish(ts) }
+func (s *slot) End(reason reassembly.EndReason, ts int64) {
+	if s.transport == TCP && (reason == reassembly.EndIdle || reason == reassembly.EndEvicted) &&
+		(s.state == stateParsing || s.state == stateDetecting) {
+		s.resumable = true
+	}
+	s.finish(ts)
+}
 
 // finish ends the parser and frees the slot, leaving the outcome in the
 // flow's tag.
@@ -577,16 +606,23 @@ func (s *slot) finish(ts int64) {
 		}()
 	}
 	why := s.why
-	switch s.state {
-	case stateDetecting:
+	switch {
+	case s.resumable:
+		// The reassembler gave the stream up but the flow lives on.
+		why = notParsedResume
+		for d := range s.det {
+			t.stats.NotParsed[NotParsedUnknown] += uint64(len(s.det[d]))
+		}
+	case s.state == stateDetecting:
 		why = NotParsedUnknown
 		t.stats.Unknown++
 		for d := range s.det {
 			t.stats.NotParsed[NotParsedUnknown] += uint64(len(s.det[d]))
 		}
-	case stateParsing:
-		why = NotParsedNoState
+	case s.state == stateParsing:
+		why = NotParsedEnded
 	}
+	s.resumable = false
 	if s.flow != nil {
 		s.flow.L7 = finishedTag(why, s.proto)
 	}

@@ -226,3 +226,34 @@ func TestTrackerParserMemoryBudget(t *testing.T) {
 		t.Errorf("after every flow ended, %d bytes still charged", st.ParserMemory)
 	}
 }
+
+// A stream the reassembler gives up (idle) while the flow lives on is
+// followed again from its next segment, with the parser already chosen.
+func TestTrackerResumesIdledStream(t *testing.T) {
+	cfg := l7.DefaultConfig()
+	cfg.Reassembly.IdleTimeout = 1e9
+	o := &out{}
+	tr, _ := l7.NewTracker(cfg, []*l7.Protocol{lineProto}, o)
+	c := newConn(t, tr, 7777)
+	c.handshake()
+	c.send(0, decode.TCPAck, "REQ a\n")
+	c.ts += 5e9
+	tr.Expire(c.ts) // the stream idles out in the reassembler; the flow table keeps the flow
+	c.send(1, decode.TCPAck, "RSP a\n")
+	c.send(0, decode.TCPAck, "REQ b\n")
+	c.send(1, decode.TCPAck, "RSP b\n")
+	c.table.Flush()
+	st := tr.Stats()
+	if st.Resumed != 1 || st.Detected["line"] != 1 {
+		t.Fatalf("resumed %d, detected %v", st.Resumed, st.Detected)
+	}
+	// REQ a ended unanswered with the first stream; RSP a has no request
+	// in the second; REQ b / RSP b pair.
+	var outcomes []l7.Outcome
+	for _, tx := range o.txs {
+		outcomes = append(outcomes, tx.Outcome)
+	}
+	if len(o.txs) != 3 || outcomes[0] != l7.OutcomeNoResponse || outcomes[1] != l7.OutcomeNoRequest || outcomes[2] != l7.OutcomeOK || string(o.txs[2].Target) != "b" {
+		t.Fatalf("transactions %v", outcomes)
+	}
+}
