@@ -461,6 +461,7 @@ type slot struct {
 	seen      [2]int    // TCP detection: bytes looked at per direction
 	detCharge int       // capacity of det charged to budget
 	resumable bool      // ending because the reassembler gave the stream up (idle, evicted)
+	gapped    [2]bool   // detection: the direction started mid-stream or had a hole
 	budget    Budget    // this flow's account with the parser memory budget
 }
 
@@ -577,9 +578,11 @@ func (s *slot) Gap(dir flow.Dir, n int64, ts int64) {
 		s.parser.Gap(dir, n, ts)
 	case stateDetecting:
 		// What was held for detection cannot be continued: look again at
-		// what follows the hole.
+		// what follows the hole. The parser chosen later is told that its
+		// first bytes do not start the stream.
 		s.t.stats.NotParsed[NotParsedUnknown] += uint64(len(s.det[dir]))
 		s.det[dir] = s.det[dir][:0]
+		s.gapped[dir] = true
 	}
 }
 
@@ -623,6 +626,7 @@ func (s *slot) finish(ts int64) {
 		why = NotParsedEnded
 	}
 	s.resumable = false
+	s.gapped = [2]bool{}
 	if s.flow != nil {
 		s.flow.L7 = finishedTag(why, s.proto)
 	}
@@ -704,8 +708,16 @@ func (s *slot) detectTCP(dir flow.Dir, b []byte, ts int64) {
 		s.releaseDet()
 		return
 	}
+	for d := range s.gapped {
+		if s.gapped[d] && s.state == stateParsing {
+			func() {
+				defer s.recoverParser()
+				s.parser.Gap(flow.Dir(d), -1, ts)
+			}()
+		}
+	}
 	// Replay: the other direction's held bytes came first.
-	if o := 1 - dir; len(s.det[o]) > 0 {
+	if o := 1 - dir; len(s.det[o]) > 0 && s.state == stateParsing {
 		s.deliver(o, s.det[o], ts)
 	}
 	for _, part := range [2][]byte{buf, rest} {
