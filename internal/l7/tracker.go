@@ -708,13 +708,15 @@ func (s *slot) detectTCP(dir flow.Dir, b []byte, ts int64) {
 		s.releaseDet()
 		return
 	}
-	for d := range s.gapped {
-		if s.gapped[d] && s.state == stateParsing {
-			func() {
-				defer s.recoverParser()
-				s.parser.Gap(flow.Dir(d), -1, ts)
-			}()
-		}
+	// The detected direction's bytes start where the detector found a
+	// message; the other direction's held bytes were not checked, so if
+	// that direction started mid-stream (or had a hole) the parser is
+	// told before it sees them.
+	if o := 1 - dir; s.gapped[o] && s.state == stateParsing {
+		func() {
+			defer s.recoverParser()
+			s.parser.Gap(o, -1, ts)
+		}()
 	}
 	// Replay: the other direction's held bytes came first.
 	if o := 1 - dir; len(s.det[o]) > 0 && s.state == stateParsing {
