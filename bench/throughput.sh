@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Throughput benchmark: wirewatch read vs ndpiReader vs tcpdump on the same
+# Throughput benchmark: wirewatch read (every L7 parser on, and --no-l7) vs
+# ndpiReader vs tcpdump on the same
 # capture, in the same run, best of N, with peak memory (GNU time).
 #
 #   bench/throughput.sh [CAPTURE.pcap]
@@ -56,3 +57,6 @@ row "ndpiReader -i"                    ndpiReader -i "$cap" -q
 row "wirewatch read (1 worker)"        "$bin" read "$cap" --format json --workers 1
 row "wirewatch read ($(nproc) workers)" "$bin" read "$cap" --format json --workers "$(nproc)"
 row "wirewatch read --summary (1 w.)"  "$bin" read "$cap" --format json --summary --workers 1
+# The same without the application layer (no reassembly, detection or
+# parsers): what L7 costs on this capture.
+row "wirewatch read --no-l7 (1 w.)"    "$bin" read "$cap" --format json --workers 1 --no-l7
