@@ -65,6 +65,9 @@ package sqli
 // comment). It does not allocate.
 func Check(b []byte) bool {
 	if isURL(b) {
+		if plainURL(b) {
+			return false
+		}
 		return checkURL(b)
 	}
 	var s scanner
@@ -77,6 +80,34 @@ func Check(b []byte) bool {
 func CheckParam(b []byte) bool {
 	var s scanner
 	return s.fragment(b)
+}
+
+// plain marks the bytes a URL can hold without being able to express any
+// pattern this package looks for: no quotes, spaces, parentheses,
+// comment or statement separators, operators other than '=' in key=value.
+// Every rule needs at least one of the excluded bytes (or "--"), so a URL
+// made only of plain bytes is answered without tokenizing it: most URLs
+// are like that, and HTTP parsing calls Check on every request.
+var plain = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "/._~-?&=:,!$@" {
+		t[c] = true
+	}
+	return t
+}()
+
+func plainURL(b []byte) bool {
+	for i, c := range b {
+		if !plain[c] || c == '-' && i+1 < len(b) && b[i+1] == '-' {
+			return false
+		}
+	}
+	return true
 }
 
 func isURL(b []byte) bool {

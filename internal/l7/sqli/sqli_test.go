@@ -248,3 +248,20 @@ func TestKeywordList(t *testing.T) {
 		}
 	}
 }
+
+// The fast path for plain URLs must not hide any attack: as a URL path,
+// as a query value, and as the whole URL.
+func TestPlainURLHidesNoAttack(t *testing.T) {
+	for _, a := range attacks {
+		for _, u := range []string{a, "/item/" + a, "/search?q=" + a, "http://h/p?x=1&id=" + a} {
+			if isURL([]byte(u)) && plainURL([]byte(u)) && checkURL([]byte(u)) {
+				t.Errorf("%q is flagged by the full check but skipped as plain", u)
+			}
+		}
+	}
+	for _, u := range []string{"/api/item23.json", "/a/b-c/d_e.html?x=1&y=two", "/static/app.min.js?v=3.2.1"} {
+		if !plainURL([]byte(u)) {
+			t.Errorf("%q should take the fast path", u)
+		}
+	}
+}
