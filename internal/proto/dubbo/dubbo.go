@@ -232,16 +232,15 @@ func New(ctx l7.Context) l7.Parser {
 		ctx.MaxPending = 64
 	}
 	p := &parser{ctx: ctx, pending: l7.NewQueue[*request](ctx.MaxPending)}
-	for d := range p.s {
-		p.s[d].buf = l7.NewBuf(ctx.MaxMessage)
-	}
+	p.fr = l7.Framer{HeaderLen: headerLen, FrameLen: frameLen, Resync: resync, Message: p.message, Drop: p.drop}
+	p.fr.Init(ctx)
 	p.scratch = make([]byte, 0, 64)
 	return p
 }
 
 type parser struct {
 	ctx     l7.Context
-	s       [2]stream
+	fr      l7.Framer
 	pending l7.Queue[*request]
 	free    []*request
 	rd      hreader
@@ -326,7 +325,7 @@ func (p *parser) Data(dir flow.Dir, b []byte, ts int64) {
 		return
 	}
 	p.expire(ts)
-	p.feed(dir, b, ts)
+	p.fr.Feed(dir, b, ts)
 }
 
 // Gap implements l7.Parser.
@@ -335,13 +334,13 @@ func (p *parser) Gap(dir flow.Dir, n int64, ts int64) {
 		return
 	}
 	p.expire(ts)
-	p.gap(dir, n, ts)
+	p.fr.Gap(dir, n, ts)
 }
 
 // End implements l7.Parser.
 func (p *parser) End(ts int64) {
-	for d := range p.s {
-		p.endStream(flow.Dir(d), ts)
+	for d := range 2 {
+		p.fr.End(flow.Dir(d), ts)
 	}
 	for {
 		r, ok := p.pending.Pop()

@@ -220,7 +220,7 @@ func TestLongMessage(t *testing.T) {
 		p, s := newParser(t, func(c *l7.Context) { c.MaxMessage = 2048 })
 		for off := 0; off < len(req); off += chunk {
 			p.Data(c2s, req[off:min(off+chunk, len(req))], ms)
-			if p.s[c2s].buf.Len() > 2048 || len(p.s[c2s].head) > 2048 {
+			if held(&p.fr, c2s, 0) > 2048 || held(&p.fr, c2s, 1) > 2048 {
 				t.Fatal("buffered beyond MaxMessage")
 			}
 		}

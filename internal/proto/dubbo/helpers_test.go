@@ -249,3 +249,13 @@ func run(t testing.TB, mod func(*l7.Context), steps []step, cut int, end int64) 
 }
 
 func field(tx *l7.Transaction, k string) string { return string(tx.Field(k)) }
+
+// held returns what the framer holds for dir: which 0 = buffered bytes,
+// 1 = the head of a long message.
+func held(f *l7.Framer, dir flow.Dir, which int) int {
+	b, h := f.Held(dir)
+	if which == 0 {
+		return b
+	}
+	return h
+}

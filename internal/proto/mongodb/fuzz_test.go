@@ -78,9 +78,9 @@ func FuzzMongo(f *testing.F) {
 				fed += n
 				streams[dir] = streams[dir][n:]
 			}
-			for d := range p.s {
-				if p.s[d].buf.Len() > maxMsg || len(p.s[d].head) > maxMsg {
-					t.Fatalf("buffered %d/%d bytes", p.s[d].buf.Len(), len(p.s[d].head))
+			for d := range flow.Dir(2) {
+				if held(&p.fr, d, 0) > maxMsg || held(&p.fr, d, 1) > maxMsg {
+					t.Fatalf("buffered %d/%d bytes", held(&p.fr, d, 0), held(&p.fr, d, 1))
 				}
 			}
 			if p.pending.Len() > maxPend {

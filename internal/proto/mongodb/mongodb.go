@@ -218,9 +218,8 @@ func New(ctx l7.Context) l7.Parser {
 		ctx.MaxPending = 64
 	}
 	p := &parser{ctx: ctx, pending: l7.NewQueue[*request](ctx.MaxPending)}
-	for d := range p.s {
-		p.s[d].buf = l7.NewBuf(ctx.MaxMessage)
-	}
+	p.fr = l7.Framer{HeaderLen: headerLen, FrameLen: frameLen, Resync: resync, Message: p.message, Drop: p.drop}
+	p.fr.Init(ctx)
 	p.role = [2]uint8{roleClient, roleServer}
 	p.scratch = make([]byte, 0, 256)
 	return p
@@ -233,7 +232,7 @@ const (
 
 type parser struct {
 	ctx     l7.Context
-	s       [2]stream
+	fr      l7.Framer
 	role    [2]uint8 // what each direction sends, learnt from unambiguous opcodes
 	pending l7.Queue[*request]
 	free    []*request
@@ -328,7 +327,7 @@ func (p *parser) Data(dir flow.Dir, b []byte, ts int64) {
 		return
 	}
 	p.expire(ts)
-	p.feed(dir, b, ts)
+	p.fr.Feed(dir, b, ts)
 }
 
 // Gap implements l7.Parser.
@@ -337,13 +336,13 @@ func (p *parser) Gap(dir flow.Dir, n int64, ts int64) {
 		return
 	}
 	p.expire(ts)
-	p.gap(dir, n, ts)
+	p.fr.Gap(dir, n, ts)
 }
 
 // End implements l7.Parser.
 func (p *parser) End(ts int64) {
-	for d := range p.s {
-		p.endStream(flow.Dir(d), ts)
+	for d := range 2 {
+		p.fr.End(flow.Dir(d), ts)
 	}
 	for {
 		r, ok := p.pending.Pop()

@@ -470,8 +470,8 @@ func TestLongMessage(t *testing.T) {
 		p.Data(c2s, findReq(1), ms)
 		for off := 0; off < len(big); off += chunk {
 			p.Data(s2c, big[off:min(off+chunk, len(big))], 2*ms)
-			if p.s[s2c].buf.Len() > 4096 || len(p.s[s2c].head) > 4096 {
-				t.Fatalf("held %d / head %d bytes", p.s[s2c].buf.Len(), len(p.s[s2c].head))
+			if held(&p.fr, s2c, 0) > 4096 || held(&p.fr, s2c, 1) > 4096 {
+				t.Fatalf("held %d / head %d bytes", held(&p.fr, s2c, 0), held(&p.fr, s2c, 1))
 			}
 		}
 		p.Data(c2s, findReq(2), 3*ms)
