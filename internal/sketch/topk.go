@@ -62,6 +62,11 @@ type TopK struct {
 	// after a merge the sum of the inputs' floors or the largest dropped
 	// estimate. It is what a newly tracked key may already have had.
 	floor uint64
+	// alpha is the filter of a full sketch (see insert): per hash bucket,
+	// a bound on the weight of the untracked keys in it, each at most
+	// floor. nil until the sketch first fills, and after a merge or a
+	// decode (floor bounds everything then).
+	alpha []uint64
 }
 
 type counter struct {
@@ -179,17 +184,48 @@ func (t *TopK) insert(key []byte, w uint64) {
 		t.up(len(t.heap) - 1)
 		return
 	}
-	// Evict the smallest counter: its key weighed at most its count, which
-	// becomes the floor, and the new key may already have weighed that much.
+	// Full: Filtered Space-Saving (Homem and Carvalho, 2010). alpha[h]
+	// bounds the weight of every untracked key hashing to h. A new key
+	// enters only if that bound plus its weight beats the smallest
+	// counter; otherwise its weight is absorbed into the bound. Under a
+	// stream of distinct keys (random names, keys, SQL texts) most of them
+	// then cost a hash and an add instead of an eviction.
+	if t.alpha == nil {
+		t.alpha = make([]uint64, filterSize(t.capacity))
+		for i := range t.alpha {
+			t.alpha[i] = t.floor // what any untracked key may weigh so far
+		}
+	}
+	h := Hash64(key) & uint64(len(t.alpha)-1)
+	a := t.alpha[h]
 	s := t.heap[0]
 	c := &t.slots[s]
+	if addSat(a, w) <= c.count {
+		t.alpha[h] = addSat(a, w)
+		t.floor = max(t.floor, t.alpha[h])
+		return
+	}
+	// Evict the smallest counter: its key weighed at most its count, which
+	// its bucket's bound (and the floor) must now cover.
+	eh := Hash64(unsafeBytes(c.key)) & uint64(len(t.alpha)-1)
+	t.alpha[eh] = max(t.alpha[eh], c.count)
 	t.floor = max(t.floor, c.count)
 	delete(t.idx, c.key)
 	c.setKey(key)
-	c.count = addSat(t.floor, w)
-	c.err = t.floor
+	c.count = addSat(a, w)
+	c.err = a
 	t.idx[c.key] = s
 	t.down(0)
+}
+
+// filterSize is the number of bounds of a full sketch's filter: four per
+// counter, a power of two.
+func filterSize(capacity int) int {
+	n := 64
+	for n < 4*capacity {
+		n <<= 1
+	}
+	return n
 }
 
 func (t *TopK) less(i, j int) bool {
@@ -315,6 +351,7 @@ func (t *TopK) rebuild(items []Item, total, floor uint64) {
 		t.down(i)
 	}
 	t.total, t.floor = total, floor
+	t.alpha = nil
 }
 
 // MarshalBinary encodes t; the encoding is canonical (counters in Top order):

@@ -313,11 +313,16 @@ func TestTopKRoundTrip(t *testing.T) {
 		if string(b) != string(b2) {
 			t.Fatal("re-encoding differs")
 		}
-		// The decoded sketch keeps working: same state, same future.
+		// The decoded sketch keeps working, with its bounds. (It does not
+		// carry the filter of a full sketch: its bound for untracked keys
+		// is the floor, looser than the filter's, so estimates may differ.)
 		src.Add("new", 1e9)
 		back.Add("new", 1e9)
-		if !slices.Equal(back.Top(0), src.Top(0)) {
-			t.Fatal("decoded sketch evolves differently")
+		for _, s := range []*TopK{src, &back} {
+			top := s.Top(1)
+			if len(top) != 1 || top[0].Name != "new" || top[0].Estimate-top[0].Error > 1e9 || top[0].Estimate < 1e9 {
+				t.Fatalf("after adding new×1e9: %v", top)
+			}
 		}
 		t.Logf("capacity %d, %d counters: %d bytes", src.Capacity(), len(src.slots), len(b))
 	}
