@@ -146,6 +146,20 @@ type Sink interface {
 	Stop()
 }
 
+// Swapper is implemented by the Tracker's Sink. A parser that finds that
+// the flow table guessed the roles backwards (a capture that started
+// mid-connection, where the side taken for the server sends requests)
+// calls SwapRoles once, and the flow's transactions carry Client and
+// Server the other way round from then on.
+type Swapper interface{ Swap() }
+
+// SwapRoles calls s.Swap when s has it (test sinks need not).
+func SwapRoles(s Sink) {
+	if w, ok := s.(Swapper); ok {
+		w.Swap()
+	}
+}
+
 // DropReason says why bytes given to a parser were not decoded.
 type DropReason uint8
 

@@ -61,6 +61,7 @@ type Stats struct {
 	Unknown            uint64                 // flows on which detection gave up
 	StateCap           uint64                 // UDP flows not tracked because the state cap was reached
 	Resumed            uint64                 // TCP streams followed again after the reassembler gave them up (idle, evicted)
+	RolesSwapped       uint64                 // flows whose parser found client and server the other way round
 	ParserMemory       uint64                 // bytes held in parser and detection buffers now
 	ParserMemoryPeak   uint64
 	ParserMemoryDenied uint64           // buffer growths refused by MaxParserMemory (the message was dropped)
@@ -533,6 +534,12 @@ func (s *slot) Drop(r DropReason, n int) {
 	if n > 0 {
 		s.t.stats.ParserDrops[r] += uint64(n)
 	}
+}
+
+// Swap implements Swapper.
+func (s *slot) Swap() {
+	s.client, s.server = s.server, s.client
+	s.t.stats.RolesSwapped++
 }
 
 // Stop implements Sink.

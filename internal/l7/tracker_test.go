@@ -53,6 +53,8 @@ func (p *lineParser) Data(dir flow.Dir, b []byte, ts int64) {
 			panic("asked to")
 		case string(line) == "STOP":
 			p.ctx.Sink.Stop()
+		case string(line) == "SWAP":
+			l7.SwapRoles(p.ctx.Sink)
 		case dir == flow.ClientToServer:
 			p.pending.Push(ts)
 		default:
@@ -255,5 +257,24 @@ func TestTrackerResumesIdledStream(t *testing.T) {
 	}
 	if len(o.txs) != 3 || outcomes[0] != l7.OutcomeNoResponse || outcomes[1] != l7.OutcomeNoRequest || outcomes[2] != l7.OutcomeOK || string(o.txs[2].Target) != "b" {
 		t.Fatalf("transactions %v", outcomes)
+	}
+}
+
+// A parser that finds the roles backwards swaps the endpoints of the
+// flow's transactions from then on.
+func TestTrackerSwapRoles(t *testing.T) {
+	o := &out{}
+	tr, _ := l7.NewTracker(l7.DefaultConfig(), []*l7.Protocol{lineProto}, o)
+	c := newConn(t, tr, 7777)
+	c.handshake()
+	c.send(0, decode.TCPAck, "REQ a\nSWAP\nREQ b\n")
+	c.table.Flush()
+	if st := tr.Stats(); st.RolesSwapped != 1 || len(o.txs) != 2 {
+		t.Fatalf("swapped %d, %d transactions", st.RolesSwapped, len(o.txs))
+	}
+	for _, tx := range o.txs {
+		if tx.Client != c.srv || tx.Server != c.cli {
+			t.Errorf("client %v server %v, want %v %v", tx.Client, tx.Server, c.srv, c.cli)
+		}
 	}
 }

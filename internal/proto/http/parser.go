@@ -235,6 +235,16 @@ func (p *Parser) role(h *half) role {
 	return roleUnknown
 }
 
+// setRole records what h sends. The first time a direction shows its
+// role against the flow table's guess (requests from the side it took
+// for the server), the transactions' client and server are swapped.
+func (p *Parser) setRole(h *half, r role) {
+	if h.role == roleUnknown && p.other(h).role == roleUnknown && (h == &p.h[flow.ServerToClient]) == (r == roleReq) {
+		l7.SwapRoles(p.ctx.Sink)
+	}
+	h.role = r
+}
+
 // other returns the direction opposite h.
 func (p *Parser) other(h *half) *half {
 	if h == &p.h[0] {
@@ -396,7 +406,7 @@ func (p *Parser) startLine(h *half, line []byte) bool {
 		if !ok {
 			return false
 		}
-		h.role = roleResp
+		p.setRole(h, roleResp)
 		m.minor = version[2]
 		m.code = int32(code)
 		return true
@@ -408,7 +418,7 @@ func (p *Parser) startLine(h *half, line []byte) bool {
 	if !ok {
 		return false
 	}
-	h.role = roleReq
+	p.setRole(h, roleReq)
 	m.setMethod(method)
 	m.target = p.putTarget(m, target)
 	m.minor = version[2]

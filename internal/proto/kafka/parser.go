@@ -126,8 +126,8 @@ func (p *parser) side(dir flow.Dir) *side {
 // that starts mid-connection leaves the flow table to guess which end is
 // the client (by port); when the first bytes the "server" sends are a
 // request header with a printable client id, the guess was wrong, and
-// the sides swap so that requests are read as requests. (The
-// transactions' Client and Server stay as the flow table has them.)
+// the sides swap so that requests are read as requests, and the
+// transactions' Client and Server follow (l7.SwapRoles).
 // Until the first bytes from the server are enough to tell (window
 // bytes at most), they are held. It returns what of b is left to feed.
 func (p *parser) decide(dir flow.Dir, b []byte, ts int64) []byte {
@@ -154,6 +154,7 @@ func (p *parser) settle() {
 	p.decided = true
 	if v, printable := reqStart(p.pre[:p.npre]); v == candYes && printable {
 		p.swap = true
+		l7.SwapRoles(p.ctx.Sink)
 		p.sides[0], p.sides[1] = p.sides[1], p.sides[0]
 		p.sides[0].client, p.sides[1].client = true, false
 	}
