@@ -2,8 +2,6 @@ package kafka
 
 import (
 	"encoding/binary"
-	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/wirewatch/wirewatch/internal/flow"
@@ -169,19 +167,6 @@ func run(t testing.TB, steps []step, piece int, tweak ...func(*l7.Context)) *l7t
 	}
 	p.End(ts + 1)
 	return sink
-}
-
-func describe(s *l7test.Sink) string {
-	var b strings.Builder
-	for _, t := range s.Txs {
-		fmt.Fprintf(&b, "%s|%s|%s|%v|%x|req=%d/%d resp=%d/%d", t.Op, t.Target, t.Status, t.Outcome, t.Flags, t.ReqTS, t.ReqBytes, t.RespTS, t.RespBytes)
-		for _, f := range t.Fields {
-			fmt.Fprintf(&b, " %s=%q", f.Key, f.Value)
-		}
-		b.WriteByte('\n')
-	}
-	fmt.Fprintf(&b, "drops=%v", s.Drops)
-	return b.String()
 }
 
 // checkSink asserts what must hold for any input.

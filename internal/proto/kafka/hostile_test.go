@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/wirewatch/wirewatch/internal/l7"
+	"github.com/wirewatch/wirewatch/internal/l7/l7test"
 )
 
 // TestHugeFrame: a 200 MiB Produce request (one partition's record
@@ -77,7 +78,7 @@ func TestHostileCounts(t *testing.T) {
 				srv(resp(0, v, 1, nil)), srv(resp(12, 4, 2, func(e *enc) { e.i32(0); e.i16(0) }))}, 0)
 			checkSink(t, s)
 			if len(s.Txs) != 2 || s.Txs[0].Flags&l7.FlagTruncated == 0 || string(s.Txs[1].Op) != "Heartbeat" || s.Txs[1].Outcome != l7.OutcomeOK {
-				t.Errorf("%s", describe(s))
+				t.Errorf("%s", l7test.Describe(s))
 			}
 		})
 	}

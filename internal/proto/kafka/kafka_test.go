@@ -398,13 +398,13 @@ func TestSplitAnywhere(t *testing.T) {
 			if c.ctx != nil {
 				tweak = append(tweak, c.ctx)
 			}
-			whole := describe(run(t, c.steps, 0, tweak...))
-			if got := describe(run(t, c.steps, 1, tweak...)); got != whole {
+			whole := l7test.Describe(run(t, c.steps, 0, tweak...))
+			if got := l7test.Describe(run(t, c.steps, 1, tweak...)); got != whole {
 				t.Fatalf("byte by byte:\n%s\nwhole:\n%s", got, whole)
 			}
 			for k, st := range c.steps {
 				for at := 1; at < len(st.data); at++ {
-					if got := describe(run(t, cut(c.steps, k, at), 0, tweak...)); got != whole {
+					if got := l7test.Describe(run(t, cut(c.steps, k, at), 0, tweak...)); got != whole {
 						t.Fatalf("step %d cut at %d:\n%s\nwhole:\n%s", k, at, got, whole)
 					}
 				}

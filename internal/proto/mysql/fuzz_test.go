@@ -1,79 +1,19 @@
 package mysql
 
 import (
-	"bytes"
 	"testing"
 
-	"github.com/wirewatch/wirewatch/internal/flow"
 	"github.com/wirewatch/wirewatch/internal/l7"
+	"github.com/wirewatch/wirewatch/internal/l7/l7test"
 )
 
-// checkSink checks every transaction as it comes (its slices are only
-// valid during the call).
-type checkSink struct {
-	t    *testing.T
-	keep bool
-	n    int
-}
-
-func (s *checkSink) Transaction(x *l7.Transaction) {
-	s.n++
-	t := s.t
-	if x.Outcome > l7.OutcomeOneWay {
-		t.Fatalf("outcome %d", x.Outcome)
-	}
-	if len(x.Target) > l7.MaxField || len(x.Op) > 64 || len(x.Status) > 8 {
-		t.Fatalf("oversized op/target/status: %d %d %d", len(x.Op), len(x.Target), len(x.Status))
-	}
-	if x.Outcome == l7.OutcomeNoResponse && (x.RespTS != 0 || x.ReqTS == 0) {
-		t.Fatalf("no_response with RespTS %d ReqTS %d", x.RespTS, x.ReqTS)
-	}
-	if x.Outcome == l7.OutcomeNoRequest && (x.ReqTS != 0 || x.RespTS == 0) {
-		t.Fatalf("no_request with ReqTS %d RespTS %d", x.ReqTS, x.RespTS)
-	}
-	if x.ReqTS != 0 && x.RespTS != 0 && x.RespTS < x.ReqTS {
-		t.Fatalf("response before request: %d < %d", x.RespTS, x.ReqTS)
-	}
-	if x.ReqBytes < 0 || x.RespBytes < 0 || (x.ReqTS != 0) != (x.ReqBytes > 0) {
-		t.Fatalf("bytes %d/%d with ReqTS %d", x.ReqBytes, x.RespBytes, x.ReqTS)
-	}
-	for _, f := range x.Fields {
-		if len(f.Value) > l7.MaxField {
-			t.Fatalf("field %s: %d bytes", f.Key, len(f.Value))
-		}
-		if f.Key == FieldAuth && !s.keep && !bytes.Equal(f.Value, l7.Redacted) {
-			t.Fatalf("auth not redacted: %q", f.Value)
-		}
-	}
-	if x.Field(FieldAuth) != nil && !s.keep && x.Flags&l7.FlagRedacted == 0 {
-		t.Fatalf("redacted auth without FlagRedacted")
-	}
-}
-
-func (s *checkSink) Drop(r l7.DropReason, n int) {
-	if r >= l7.NumDropReasons || n < 0 {
-		s.t.Fatalf("drop %d %d", r, n)
-	}
-}
-
-func (s *checkSink) Stop() {}
-
-// encode turns steps into the fuzzer's input language (see FuzzMySQL).
+// encode turns steps into the fuzzer's input language (l7test.Records).
 func encode(steps []step) []byte {
-	var out []byte
-	for _, st := range steps {
-		if st.b == nil {
-			out = append(out, 0x80|byte(st.dir), 0)
-			continue
-		}
-		for b := st.b; len(b) > 0; {
-			n := min(len(b), 255)
-			out = append(out, byte(st.dir), byte(n))
-			out = append(out, b[:n]...)
-			b = b[n:]
-		}
+	calls := make([]l7test.Call, len(steps))
+	for i, st := range steps {
+		calls[i] = l7test.Call{Dir: st.dir, Data: st.b, Gap: st.gap}
 	}
-	return out
+	return l7test.EncodeRecords(calls)
 }
 
 // FuzzMySQL feeds both directions with arbitrary bytes cut at arbitrary
@@ -87,31 +27,13 @@ func FuzzMySQL(f *testing.F) {
 	}
 	f.Add(encode([]step{{dir: c2s, gap: -1}, {dir: s2c, gap: -1}, cs(pkt(0, s("\x03SELECT 1"))), sc(okPkt(1, 0, 0, 2))}), true)
 	f.Fuzz(func(t *testing.T, data []byte, keep bool) {
-		sink := &checkSink{t: t, keep: keep}
+		sink := &l7test.CheckingSink{TB: t, KeepCredentials: keep, Secrets: []string{FieldAuth},
+			MaxOp: 64, MaxTarget: l7.MaxField, MaxStatus: 8, SizesMatchTimes: true}
 		ctx := l7.DefaultConfig().Context(l7.TCP)
 		ctx.Sink, ctx.KeepCredentials = sink, keep
 		ctx.MaxMessage, ctx.MaxPending = 1024, 4
 		p := newParser(ctx).(*parser)
-		ts := int64(1)
-		for len(data) >= 2 {
-			c, n := data[0], int(data[1])
-			data = data[2:]
-			dir := flow.Dir(c & 1)
-			ts += int64(c) * 1e6
-			if c&0x80 != 0 {
-				g := int64(n)
-				if g == 0 {
-					g = -1
-				}
-				p.Gap(dir, g, ts)
-				continue
-			}
-			n = min(n, len(data))
-			p.Data(dir, data[:n], ts)
-			data = data[n:]
-			checkBounds(t, p)
-		}
-		p.End(ts + 1)
+		l7test.Play(p, l7test.Records(data), 0, func() { checkBounds(t, p) })
 	})
 }
 

@@ -96,19 +96,6 @@ func runAt(t testing.TB, steps []step, k, at int, tweak ...func(*l7.Context)) *l
 }
 
 // describe renders transactions and drops as text for comparisons.
-func describe(s *l7test.Sink) string {
-	var b strings.Builder
-	for _, t := range s.Txs {
-		fmt.Fprintf(&b, "%s|%s|%s|%v|%x|req=%d/%d resp=%d/%d", t.Op, t.Target, t.Status, t.Outcome, t.Flags, t.ReqTS, t.ReqBytes, t.RespTS, t.RespBytes)
-		for _, f := range t.Fields {
-			fmt.Fprintf(&b, " %s=%q", f.Key, f.Value)
-		}
-		b.WriteByte('\n')
-	}
-	fmt.Fprintf(&b, "drops=%v", s.Drops)
-	return b.String()
-}
-
 // checkSink asserts what must hold for any input.
 func checkSink(t testing.TB, s *l7test.Sink) {
 	t.Helper()

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/wirewatch/wirewatch/internal/l7"
+	"github.com/wirewatch/wirewatch/internal/l7/l7test"
 )
 
 // TestHugeBulk: a 64 MiB value announced and sent is counted, not held:
@@ -66,13 +67,13 @@ func TestHostileCounts(t *testing.T) {
 			// The lost reply takes the request with it, unanswered
 			// (what follows a resynchronisation may be a reply).
 			if len(s.Txs) == 0 || s.Txs[0].Outcome != l7.OutcomeNoResponse {
-				t.Errorf("%s", describe(s))
+				t.Errorf("%s", l7test.Describe(s))
 			}
 		})
 	}
 	// Nesting up to the limit is fine.
 	s := run(t, []step{cli(bulk("GET", "a")), srv(strings.Repeat("*1\r\n", maxDepth) + ":1\r\n")}, 0)
 	if len(s.Txs) != 1 || string(s.Txs[0].Status) != "array" {
-		t.Errorf("%s", describe(s))
+		t.Errorf("%s", l7test.Describe(s))
 	}
 }
