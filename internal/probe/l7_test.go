@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/wirewatch/wirewatch/internal/l7"
 	"github.com/wirewatch/wirewatch/internal/sketch"
 )
 
@@ -166,6 +167,42 @@ func TestPcapPlusPlusHTTPAndTLSSummary(t *testing.T) {
 	for _, n := range []string{"www.gstatic.com", "ssl.gstatic.com", "bawmashbij"} {
 		if sni[n] != 1 {
 			t.Errorf("tls.pcap SNI %v, PcapPlusPlus has %s", sni, n)
+		}
+	}
+}
+
+// The l7 section counts every transaction the records carry, by protocol
+// and op; protocols with a section of their own (http here) leave the
+// generic rankings empty.
+func TestL7SectionAgreesWithRecords(t *testing.T) {
+	for _, rel := range []string{"deepflow/flow_generator/redis/redis.pcap", "pcapplusplus/ExamplesTest/pcap_examples/http-packets2.pcap"} {
+		opt := testOptions()
+		perProto, perOp := map[string]uint64{}, map[string]uint64{}
+		opt.Records = func(tx *l7.Transaction) {
+			perProto[tx.Proto]++
+			perOp[tx.Proto+" "+string(tx.Op)]++
+		}
+		r := readReport(t, rel, opt)
+		if len(perProto) == 0 {
+			t.Fatalf("%s: no records", rel)
+		}
+		for proto, n := range perProto {
+			s, ok := r.L7[proto]
+			if !ok || s.Transactions != n {
+				t.Errorf("%s: l7.%s.transactions %d, records %d", rel, proto, s.Transactions, n)
+			}
+			if s.OK+s.Errors+s.NoResponse+s.NoRequest+s.OneWay != n {
+				t.Errorf("%s: %s outcomes %+v do not add up to %d", rel, proto, s, n)
+			}
+			own := proto == "http"
+			if own != (len(s.TopOps) == 0) {
+				t.Errorf("%s: %s top_ops %v", rel, proto, s.TopOps)
+			}
+			for _, it := range s.TopOps {
+				if perOp[proto+" "+it.Name] != it.Estimate {
+					t.Errorf("%s: %s op %s ranked %d, records %d", rel, proto, it.Name, it.Estimate, perOp[proto+" "+it.Name])
+				}
+			}
 		}
 	}
 }

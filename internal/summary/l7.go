@@ -287,18 +287,21 @@ func (r *Recorder) Transaction(t *l7.Transaction) {
 	}
 	p.ReqBytes += uint64(max(t.ReqBytes, 0))
 	p.RespBytes += uint64(max(t.RespBytes, 0))
-	if len(t.Op) > 0 {
-		p.TopOps.AddBytes(t.Op, 1)
-	}
-	if len(t.Status) > 0 {
-		p.TopStatus.AddBytes(t.Status, 1)
-	}
-	// Protocols with a section of their own rank their targets there
-	// (qnames, paths, SNIs): ranking them twice would double the cost of
-	// the most expensive part of the summary.
+	// Protocols with a section of their own rank their ops, statuses and
+	// targets there (qtypes, rcodes, qnames; methods, statuses, paths;
+	// versions, SNIs): ranking them twice would double the cost of the
+	// most expensive part of the summary.
 	own := t.Proto == "dns" || t.Proto == "http" || t.Proto == "http2" || t.Proto == "tls"
-	if len(t.Target) > 0 && !own {
-		p.TopTargets.AddBytes(t.Target, 1)
+	if !own {
+		if len(t.Op) > 0 {
+			p.TopOps.AddBytes(t.Op, 1)
+		}
+		if len(t.Status) > 0 {
+			p.TopStatus.AddBytes(t.Status, 1)
+		}
+		if len(t.Target) > 0 {
+			p.TopTargets.AddBytes(t.Target, 1)
+		}
 	}
 	lat := t.Latency()
 	if lat >= 0 {
