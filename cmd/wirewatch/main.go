@@ -25,6 +25,7 @@ Run 'wirewatch COMMAND --help' for the flags of a command.
 `
 
 func main() {
+	tuneGC()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

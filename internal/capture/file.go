@@ -47,9 +47,23 @@ const (
 	// with room to spare; a large buffer also means few read syscalls.
 	readBufSize = 1 << 20
 
+	// mmapMinSize: files at least this large are memory-mapped (where the
+	// platform can): no read system calls, no copy. Smaller ones are not
+	// worth a mapping.
+	mmapMinSize = 4 << 20
+	// mmapWindowDefault is how much of a mapped file is mapped at a time
+	// (plus room for one more record, so that a record never straddles the
+	// window's end unless it is the file's end); mmapPage aligns windows.
+	mmapWindowDefault = 8 << 20
+	mmapPage          = 64 << 10
+
 	// maxNameLen bounds strings taken from a file (interface names).
 	maxNameLen = 256
 )
+
+// mmapWindow is a variable so that tests can slide small windows over
+// small files.
+var mmapWindow int64 = mmapWindowDefault
 
 // File format magics, as the first four bytes read big-endian.
 const (
@@ -70,9 +84,19 @@ func OpenFile(path string, opt FileOptions) (Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("capture: %w", err)
 	}
-	if st, err := f.Stat(); err == nil && st.IsDir() {
+	st, err := f.Stat()
+	if err == nil && st.IsDir() {
 		f.Close()
 		return nil, fmt.Errorf("capture: %s is a directory, not a capture file", path)
+	}
+	if err == nil && st.Mode().IsRegular() && st.Size() >= mmapMinSize {
+		if src, ok, err := openMapped(f, st.Size(), path, opt); ok {
+			if err != nil {
+				f.Close()
+				return nil, err
+			}
+			return src, nil
+		}
 	}
 	src, err := OpenReader(f, path, opt)
 	if err != nil {
@@ -129,7 +153,18 @@ func OpenReader(r io.Reader, name string, opt FileOptions) (Source, error) {
 		size = sz.Size()
 	}
 	s.in.buf = make([]byte, min(max(size, 4096), readBufSize))
-	switch binary.BigEndian.Uint32(head[:]) {
+	if err := s.open(binary.BigEndian.Uint32(head[:]), opt); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// open reads the file header (the first four bytes were magic) and
+// prepares the filter.
+func (s *fileSource) open(magic uint32, opt FileOptions) error {
+	name, gzipped := s.name, s.gzipped
+	var err error
+	switch magic {
 	case magicMicroBE, magicMicroLE, magicNanoBE, magicNanoLE, magicModifiedBE, magicModifiedLE:
 		err = s.openPcap()
 	case magicNG:
@@ -139,10 +174,10 @@ func OpenReader(r io.Reader, name string, opt FileOptions) (Source, error) {
 		if gzipped {
 			what = "gzip-compressed, but not a pcap or pcapng file inside"
 		}
-		return nil, fmt.Errorf("capture: %s: %s (starts with %#08x)", name, what, binary.BigEndian.Uint32(head[:]))
+		return fmt.Errorf("capture: %s: %s (starts with %#08x)", name, what, magic)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("capture: %s: %v", name, err)
+		return fmt.Errorf("capture: %s: %v", name, err)
 	}
 	if opt.Filter != "" {
 		s.filter = newFilterSet(opt.Filter, DefaultSnapLen, s.filterSwapped())
@@ -155,10 +190,10 @@ func OpenReader(r io.Reader, name string, opt FileOptions) (Source, error) {
 			lt = l
 		}
 		if _, err := s.filter.forLink(lt); err != nil {
-			return nil, fmt.Errorf("capture: %s: %v", name, err)
+			return fmt.Errorf("capture: %s: %v", name, err)
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // fileSource reads pcap and pcapng. Everything but the record parsing is
@@ -284,12 +319,71 @@ func isGzipCorrupt(err error) bool {
 // buf[r:w] is unread; ensure(n) makes n bytes contiguous at buf[r:],
 // moving the unread tail to the front and reading more when needed (which
 // invalidates slices handed out earlier: only Next calls it).
+//
+// A large regular file is read through a memory mapping instead (see
+// openMapped): buf is then a read-only window of the file, moved forward
+// as records are consumed, and records are handed out with no copy and no
+// read system call. The window is bounded (mmapWindow) so that the mapped
+// pages the process holds stay bounded too. When the file's size at open
+// is used up, ensure and skip leave the mapping for an ordinary buffer and
+// read on from src, which starts where the mapped size ends: a file that
+// grew while it was read is read to its new end, as with read(2).
 type inbuf struct {
 	src       io.Reader
 	buf       []byte
 	r, w      int
 	err       error // sticky error from src, io.EOF included
 	skipShort bool  // skip hit the end of the data
+	mm        *mapping
+}
+
+// mapping is the state of a memory-mapped file (mmap_unix.go).
+type mapping struct {
+	f    *os.File
+	size int64 // file size at open: what is mapped, window by window
+	base int64 // file offset of buf[0]
+	// move maps the window that starts at file offset off (page-aligned)
+	// in place of the current one.
+	move  func(off int64) ([]byte, error)
+	unmap func() error
+}
+
+// slide makes the mapped window start at file offset pos: the unread data
+// (ensure) or where a skip lands. When the mapped size is used up (or a
+// new mapping fails), it switches to ordinary reads from pos instead.
+// It reports whether the skip landed inside the file.
+func (b *inbuf) slide(pos int64) bool {
+	m := b.mm
+	if pos < m.size && m.base+int64(b.w) < m.size {
+		off := pos &^ (mmapPage - 1)
+		if data, err := m.move(off); err == nil {
+			b.buf, m.base = data, off
+			b.r, b.w = int(pos-off), len(data)
+			return true
+		}
+	}
+	return b.leaveMapping(pos)
+}
+
+// leaveMapping moves the unread data from file offset pos to the end of
+// the window into an ordinary buffer and reads the rest of the file from
+// there on, as far as it has grown since it was opened.
+func (b *inbuf) leaveMapping(pos int64) bool {
+	m := b.mm
+	nb := make([]byte, readBufSize)
+	n := 0
+	if end := m.base + int64(b.w); pos < end {
+		n = copy(nb, b.buf[pos-m.base:b.w])
+	}
+	from := max(pos, m.base+int64(b.w))
+	_ = m.unmap()
+	b.buf, b.r, b.w, b.mm = nb, 0, n, nil
+	b.src = io.NewSectionReader(m.f, from, 1<<62)
+	if st, err := m.f.Stat(); err == nil && pos > st.Size() {
+		b.skipShort = true
+		return false
+	}
+	return true
 }
 
 func (b *inbuf) buffered() int { return b.w - b.r }
@@ -299,6 +393,12 @@ func (b *inbuf) buffered() int { return b.w - b.r }
 func (b *inbuf) ensure(n int) bool {
 	if b.w-b.r >= n {
 		return true
+	}
+	for b.mm != nil {
+		b.slide(b.mm.base + int64(b.r))
+		if b.w-b.r >= n {
+			return true
+		}
 	}
 	if n > len(b.buf) {
 		if n > readBufSize {
@@ -330,8 +430,16 @@ func (b *inbuf) skip(n int64) bool {
 		b.r += int(n)
 		return true
 	}
+	if b.mm != nil {
+		return b.slide(b.mm.base + int64(b.r) + n)
+	}
 	n -= int64(b.w - b.r)
 	b.r, b.w = 0, 0
+	return b.skipSrc(n)
+}
+
+// skipSrc discards n bytes of src (the buffer is empty).
+func (b *inbuf) skipSrc(n int64) bool {
 	for n > 0 {
 		if b.err != nil {
 			b.skipShort = true

@@ -27,7 +27,9 @@ func readAll(t testing.TB, src Source) ([]frameCopy, Stats) {
 		if err != nil {
 			t.Fatalf("Next: %v", err)
 		}
-		out = append(out, frameCopy{Frame: f, data: append([]byte(nil), f.Data...)})
+		fc := frameCopy{Frame: f, data: append([]byte(nil), f.Data...)}
+		fc.Frame.Data = nil // points into the source's buffer (or mapping): invalid after Close
+		out = append(out, fc)
 	}
 	st := src.Stats()
 	if err := src.Close(); err != nil {

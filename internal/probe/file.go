@@ -2,9 +2,11 @@ package probe
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -128,7 +130,29 @@ func ReadFile(ctx context.Context, path string, opt Options, progress Progress) 
 
 const progressEvery = 1 << 16
 
+// guardFault runs read, the loop that reads a capture, and turns a memory
+// fault into an error. Large files are memory-mapped (internal/capture),
+// and a mapped file that another process truncates faults when the pages
+// that are gone are touched: an error to report, not a crash.
+func guardFault(read func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if fault, ok := r.(interface{ Addr() uintptr }); ok {
+				err = fmt.Errorf("the capture file changed while it was read (truncated by another process?): %v", fault)
+				return
+			}
+			panic(r)
+		}
+	}()
+	return read()
+}
+
 func readSingle(ctx context.Context, src capture.Source, sh *shard, names *ifaceNames, progress Progress, start time.Time) error {
+	return guardFault(func() error { return readFrames(ctx, src, sh, names, progress, start) })
+}
+
+func readFrames(ctx context.Context, src capture.Source, sh *shard, names *ifaceNames, progress Progress, start time.Time) error {
 	var n uint64
 	for {
 		f, err := src.Next()
@@ -226,56 +250,59 @@ func readDispatched(ctx context.Context, src capture.Source, opt *Options, hosts
 	var err error
 	var frames uint64
 	var pkt decode.Packet
-	for {
-		f, e := src.Next()
-		if e != nil {
-			if !errors.Is(e, io.EOF) {
-				err = e
+	err = guardFault(func() error {
+		var err error
+		for {
+			f, e := src.Next()
+			if e != nil {
+				if !errors.Is(e, io.EOF) {
+					err = e
+				}
+				return err
 			}
-			break
+			names.refresh(f.Interface)
+			st := disp.dec.Decode(uint16(f.LinkType), f.Data, f.WireLen, f.Timestamp, &pkt)
+			pkt.Interface = f.Interface
+			prevEnd := disp.winEnd
+			if st != decode.StatusOK {
+				disp.decoded(&pkt, st)
+			} else {
+				disp.advance(pkt.Timestamp)
+				if opt.ignored(&pkt) {
+					continue
+				}
+				w := int((flowHash(&pkt) >> 32) * uint64(n) >> 32) // in [0, n) without a division
+				b := pending[w]
+				b.pkts = append(b.pkts, pkt)
+				cp := &b.pkts[len(b.pkts)-1]
+				off := len(b.arena)
+				b.arena = append(b.arena, pkt.Payload...)
+				cp.Payload = b.arena[off:len(b.arena):len(b.arena)]
+				if len(b.pkts) == batchSize || len(b.arena) > 60<<10 {
+					queues[w] <- b
+					pending[w] = getBatch()
+				}
+			}
+			if disp.started && disp.winEnd != prevEnd && prevEnd != 0 {
+				// The dispatcher entered a new window: tell every worker, so
+				// that workers without traffic close the old one too.
+				for i := range pending {
+					pending[i].marker = pkt.Timestamp
+				}
+				flushAll()
+			}
+			frames++
+			if frames%progressEvery == 0 {
+				if ctx.Err() != nil {
+					err = ctx.Err()
+					return err
+				}
+				if progress != nil {
+					progress(frames, time.Since(start))
+				}
+			}
 		}
-		names.refresh(f.Interface)
-		st := disp.dec.Decode(uint16(f.LinkType), f.Data, f.WireLen, f.Timestamp, &pkt)
-		pkt.Interface = f.Interface
-		prevEnd := disp.winEnd
-		if st != decode.StatusOK {
-			disp.decoded(&pkt, st)
-		} else {
-			disp.advance(pkt.Timestamp)
-			if opt.ignored(&pkt) {
-				continue
-			}
-			w := int(flowHash(&pkt) % uint64(n))
-			b := pending[w]
-			b.pkts = append(b.pkts, pkt)
-			cp := &b.pkts[len(b.pkts)-1]
-			off := len(b.arena)
-			b.arena = append(b.arena, pkt.Payload...)
-			cp.Payload = b.arena[off:len(b.arena):len(b.arena)]
-			if len(b.pkts) == batchSize || len(b.arena) > 60<<10 {
-				queues[w] <- b
-				pending[w] = getBatch()
-			}
-		}
-		if disp.started && disp.winEnd != prevEnd && prevEnd != 0 {
-			// The dispatcher entered a new window: tell every worker, so
-			// that workers without traffic close the old one too.
-			for i := range pending {
-				pending[i].marker = pkt.Timestamp
-			}
-			flushAll()
-		}
-		frames++
-		if frames%progressEvery == 0 {
-			if ctx.Err() != nil {
-				err = ctx.Err()
-				break
-			}
-			if progress != nil {
-				progress(frames, time.Since(start))
-			}
-		}
-	}
+	})
 	flushAll()
 	for _, q := range queues {
 		close(q)
@@ -289,19 +316,17 @@ func readDispatched(ctx context.Context, src capture.Source, opt *Options, hosts
 }
 
 // flowHash is symmetric in the two endpoints, so both directions of a flow
-// go to the same worker.
+// go to the same worker. The dispatcher computes it for every packet, so
+// the endpoints are folded with a multiply each and only their sum (which
+// does not care about the order) goes through the finalizer.
 func flowHash(p *decode.Packet) uint64 {
-	a := endpointHash(p.SrcIP.As16(), p.SrcPort)
-	b := endpointHash(p.DstIP.As16(), p.DstPort)
-	return mix64((a ^ b) + uint64(p.Proto))
+	return mix64(endpointHash(p.SrcIP.As16(), p.SrcPort) + endpointHash(p.DstIP.As16(), p.DstPort) + uint64(p.Proto))
 }
 
 func endpointHash(ip [16]byte, port uint16) uint64 {
-	var h uint64 = 14695981039346656037
-	for _, c := range ip {
-		h = (h ^ uint64(c)) * 1099511628211
-	}
-	return mix64(h ^ uint64(port))
+	lo := binary.LittleEndian.Uint64(ip[:8])
+	hi := binary.LittleEndian.Uint64(ip[8:])
+	return (lo^uint64(port))*0x9e3779b97f4a7c15 ^ hi*0xc2b2ae3d27d4eb4f
 }
 
 func mix64(x uint64) uint64 {

@@ -223,6 +223,17 @@ func (p *Parser) End(ts int64) {
 		p.q.dropOldest()
 	}
 	p.ended = true
+	// Nothing reads the messages after End (Data and Gap return at once).
+	for i := range p.h {
+		freeMsg(p.h[i].m)
+		p.h[i].m = nil
+	}
+	freeMsg(p.ans)
+	p.ans = nil
+	for i, m := range p.q.s {
+		freeMsg(m)
+		p.q.s[i] = nil
+	}
 }
 
 // respDir returns the direction that carries responses.

@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"sync"
 
 	"github.com/wirewatch/wirewatch/internal/l7"
 )
@@ -67,9 +68,26 @@ type meta struct {
 }
 
 func newMsg() *msg {
-	m := &msg{}
+	m, _ := msgPool.Get().(*msg)
+	if m == nil {
+		m = &msg{}
+	}
 	m.reset()
 	return m
+}
+
+// msgPool recycles the messages of ended connections, with the buffers
+// they grew: a capture of many short connections (a client that does not
+// keep connections alive) would otherwise allocate and grow them anew for
+// each one. Buffers that grew past a typical header block are left to the
+// collector so that one huge message does not stay pinned in the pool.
+var msgPool sync.Pool
+
+func freeMsg(m *msg) {
+	if m == nil || cap(m.store) > 16<<10 || cap(m.hdrs) > 16<<10 {
+		return
+	}
+	msgPool.Put(m)
 }
 
 // reset empties m for the next message, keeping its buffers.
