@@ -103,6 +103,8 @@ type Probe struct {
 	L7      L7      `yaml:"l7"`
 	API     API     `yaml:"api"`
 	Log     Log     `yaml:"log"`
+	// Center: where the probe reports (empty address: standalone).
+	Center Report `yaml:"center"`
 }
 
 // DefaultProbe returns the configuration used when a key is not given.
@@ -222,15 +224,7 @@ func (p Probe) Validate() error {
 	if _, err := p.Summary.HostPrefixes(); err != nil {
 		errs = append(errs, fmt.Errorf("summary.host_cidrs: %w", err))
 	}
-	switch p.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		errs = append(errs, fmt.Errorf("log.level: %q is not one of debug, info, warn, error", p.Log.Level))
-	}
-	switch p.Log.Format {
-	case "text", "json":
-	default:
-		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", p.Log.Format))
-	}
+	errs = append(errs, p.Log.validate()...)
+	errs = append(errs, p.Center.validate()...)
 	return errors.Join(errs...)
 }

@@ -89,6 +89,9 @@ func ReadFile(ctx context.Context, path string, opt Options, progress Progress) 
 	var whole *summary.Bucket
 	var l7Stats []l7.Stats
 	onClose := func(b *summary.Bucket) {
+		if opt.Report != nil {
+			opt.Report.Window(b)
+		}
 		if whole == nil {
 			whole = summary.NewBucket(b.Start, b.End, opt.TopCapacity)
 		}

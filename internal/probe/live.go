@@ -74,6 +74,9 @@ func StartLive(ctx context.Context, opt Options, live capture.LiveConfig, log *s
 		l.totalsMu.Lock()
 		l.totals.Add(b)
 		l.totalsMu.Unlock()
+		if opt.Report != nil {
+			opt.Report.Window(b)
+		}
 		log.Debug("window closed", "start", time.Unix(0, b.Start).UTC(), "packets", b.Packets.Total)
 	})
 	ctx, l.cancel = context.WithCancel(ctx)

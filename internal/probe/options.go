@@ -41,6 +41,12 @@ type Options struct {
 	// the shards' goroutines (one at a time per shard, several shards at
 	// once) and the transaction is valid only during the call.
 	Records func(*l7.Transaction)
+	// Report, when set, receives flow records and closed windows for a
+	// center (see Reporter).
+	Report Reporter
+	// IgnoreEndpoints: traffic to or from these addresses and ports is
+	// not counted — the probe's own connection to its center.
+	IgnoreEndpoints []netip.AddrPort
 }
 
 // OptionsFrom builds pipeline options from a probe configuration.
@@ -162,6 +168,11 @@ func (o *Options) Validate() error {
 }
 
 func (o *Options) ignored(p *decode.Packet) bool {
+	for _, e := range o.IgnoreEndpoints {
+		if e.Port() == p.DstPort && e.Addr() == p.DstIP || e.Port() == p.SrcPort && e.Addr() == p.SrcIP {
+			return true
+		}
+	}
 	if o.IgnorePorts == nil {
 		return false
 	}

@@ -66,7 +66,23 @@ func (s *shard) flowEnded(f *flow.Flow, why flow.EndReason) {
 	if s.l7 != nil {
 		s.l7.FlowEnded(f, why)
 	}
+	s.reportFlow(f, true)
 	s.rec.FlowEnded(f, why)
+}
+
+// reportFlow hands the flow's activity since its last fold to the
+// reporter; call it before the fold resets the window counters.
+func (s *shard) reportFlow(f *flow.Flow, ended bool) {
+	if s.opt.Report == nil {
+		return
+	}
+	app := ""
+	if s.l7 != nil {
+		app = s.l7.ProtocolOf(f)
+	}
+	if r, ok := flowRecord(f, s.winStart, app, "", ended); ok {
+		s.opt.Report.Flow(&r)
+	}
 }
 
 // Transaction implements l7.Output.
@@ -121,6 +137,7 @@ func (s *shard) closeWindow(next int64) {
 func (s *shard) finish() *summary.Bucket {
 	if s.flows != nil {
 		s.flows.Range(func(f *flow.Flow) bool {
+			s.reportFlow(f, false)
 			s.rec.FoldFlow(f)
 			return true
 		})

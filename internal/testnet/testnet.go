@@ -122,3 +122,28 @@ func (h *Host) Counters(t testing.TB) (packets, bytes uint64) {
 	}
 	return read("rx_packets") + read("tx_packets"), read("rx_bytes") + read("tx_bytes")
 }
+
+// Link joins two test hosts with a veth pair of their own (a /30 from
+// 10.252.0.0/14), as if they shared a network segment; traffic between
+// aIP and bIP crosses only this pair. Removed with the namespaces.
+func Link(t testing.TB, a, b *Host) (aIf, bIf, aIP, bIP string) {
+	t.Helper()
+	pid := os.Getpid() % 100000
+	n := int(seq.Add(1))
+	block := (pid*16 + n) % 65536
+	prefix := fmt.Sprintf("10.%d.%d.", 252+block/16384, block/64%256)
+	last := block % 64 * 4
+	aIf, bIf = fmt.Sprintf("ww%dl%da", pid, n), fmt.Sprintf("ww%dl%db", pid, n)
+	aIP, bIP = prefix+strconv.Itoa(last+1), prefix+strconv.Itoa(last+2)
+	Run(t, "ip", "link", "add", aIf, "netns", a.NS, "type", "veth", "peer", "name", bIf, "netns", b.NS)
+	for _, side := range []struct {
+		h      *Host
+		ifc, a string
+	}{{a, aIf, aIP}, {b, bIf, bIP}} {
+		side.h.Command("sysctl", "-qw", "net.ipv6.conf."+side.ifc+".disable_ipv6=1").Run()
+		side.h.Exec(t, "ip", "addr", "add", side.a+"/30", "dev", side.ifc)
+		side.h.Exec(t, "ip", "link", "set", side.ifc, "up")
+		side.h.Command("ethtool", "-K", side.ifc, "tso", "off", "gso", "off", "gro", "off").Run()
+	}
+	return aIf, bIf, aIP, bIP
+}
