@@ -3,6 +3,7 @@ package sketch
 import (
 	"math/rand/v2"
 	"net/netip"
+	"strconv"
 	"testing"
 )
 
@@ -157,6 +158,19 @@ func BenchmarkTopKAdd(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
 			tk.Add(s.keys[i&(1<<16-1)], 1)
+		}
+	})
+	// Keys drawn uniformly from a space much larger than the sketch
+	// (random Redis keys, DNS names, SQL literals): the churn case.
+	uniform := make([][]byte, 1<<16)
+	for i := range uniform {
+		uniform[i] = []byte("key:" + strconv.Itoa(int(Hash64([]byte{byte(i), byte(i >> 8)})%100_000)))
+	}
+	b.Run("uniform", func(b *testing.B) {
+		tk := NewTopK(256)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			tk.AddBytes(uniform[i&(1<<16-1)], 1)
 		}
 	})
 	b.Run("tracked", func(b *testing.B) {
