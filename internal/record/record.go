@@ -21,8 +21,12 @@ import (
 // batches (from its spool: monotonic, never reused), which makes a batch
 // sent twice (a reconnect after a lost acknowledgement) detectable.
 type Batch struct {
-	Probe        ProbeInfo
-	Seq          uint64
+	Probe ProbeInfo
+	Seq   uint64
+	// SpoolID names the probe's spool: a probe whose spool was wiped (a
+	// pod's emptyDir) numbers its batches from 1 again under a new
+	// SpoolID, and the center must not take them for batches it stored.
+	SpoolID      string
 	Windows      []Window
 	Flows        []Flow
 	Transactions []Transaction
