@@ -20,10 +20,11 @@ deps:
 build: deps
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/wirewatch
 
-# The main job: a live probe on the default-route device, API on
-# http://127.0.0.1:10860 (needs root or CAP_NET_RAW).
+# The main job: probe + center + embedded store in one process, capturing
+# the default-route device; REST API on http://127.0.0.1:10870 (capturing
+# needs root or CAP_NET_RAW).
 run: build
-	$(BIN) probe $(ARGS)
+	$(BIN) $(ARGS)
 
 test:
 	@scripts/deps.sh test

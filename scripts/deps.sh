@@ -2,12 +2,12 @@
 # Installs what building and testing wirewatch needs on a fresh Debian
 # machine, and nothing when it is already there. Safe to run repeatedly.
 #   scripts/deps.sh          build deps (Go toolchain check, libpcap-dev)
-#   scripts/deps.sh test     + what the tests drive (tcpdump, tshark, iproute2, ping, curl, python3)
+#   scripts/deps.sh test     + what the tests drive (tcpdump, tshark, iproute2, ping, curl, python3, redis)
 #   scripts/deps.sh bench    + the benchmark peers (ndpiReader, tcpdump, GNU time)
 set -euo pipefail
 want=(libpcap-dev:/usr/include/pcap/pcap.h)
 case "${1:-}" in
-  test)  want+=(tcpdump:/usr/bin/tcpdump tshark:/usr/bin/tshark iproute2:/usr/sbin/ip iputils-ping:/usr/bin/ping curl:/usr/bin/curl python3:/usr/bin/python3) ;;
+  test)  want+=(tcpdump:/usr/bin/tcpdump tshark:/usr/bin/tshark iproute2:/usr/sbin/ip iputils-ping:/usr/bin/ping curl:/usr/bin/curl python3:/usr/bin/python3 redis-server:/usr/bin/redis-server redis-tools:/usr/bin/redis-cli) ;;
   bench) want+=(tcpdump:/usr/bin/tcpdump libndpi-bin:/usr/bin/ndpiReader time:/usr/bin/time tshark:/usr/bin/tshark) ;;
 esac
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then

@@ -17,8 +17,12 @@ import (
 const usage = `wirewatch — network traffic probe and traffic map
 
 Usage:
+  wirewatch [flags]               probe + center + embedded store in one process:
+                                  capture the default-route device, serve the API
   wirewatch read FILE [flags]     summarize a pcap / pcapng file (table or JSON)
-  wirewatch probe [flags]         capture live traffic, serve windows over HTTP
+  wirewatch probe [flags]         capture live traffic, serve windows over HTTP,
+                                  report to a center (--center HOST:PORT)
+  wirewatch center [flags]        receive probes over gRPC, store, serve the REST API
   wirewatch version               print the version
 
 Run 'wirewatch COMMAND --help' for the flags of a command.
@@ -30,12 +34,16 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
 	var err error
-	switch args[0] {
+	cmd := "wirewatch"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "wirewatch":
+		err = cmdAll(args, stdout, stderr)
+	case "center":
+		err = cmdCenter(args[1:], stdout, stderr)
 	case "read":
 		err = cmdRead(args[1:], stdout, stderr)
 	case "probe":
@@ -45,6 +53,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
+		if strings.HasPrefix(cmd, "-") {
+			err = cmdAll(args, stdout, stderr)
+			break
+		}
 		fmt.Fprintf(stderr, "wirewatch: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
@@ -52,12 +64,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		if cmd != "wirewatch" {
+			cmd = "wirewatch " + cmd
+		}
 		var ue usageError
 		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "wirewatch %s: %v\n", args[0], ue.error)
+			fmt.Fprintf(stderr, "%s: %v\n", cmd, ue.error)
 			return 2
 		}
-		fmt.Fprintf(stderr, "wirewatch %s: %v\n", args[0], err)
+		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 		return 1
 	}
 	return 0

@@ -141,7 +141,7 @@ func TestBadConfigNamesKeyAndLine(t *testing.T) {
 }
 
 func TestHelpAndUsage(t *testing.T) {
-	for _, cmd := range []string{"read", "probe"} {
+	for _, cmd := range []string{"read", "probe", "center"} {
 		code, _, errOut := runCmd(t, cmd, "--help")
 		if code != 0 || !strings.Contains(errOut, "Usage: wirewatch "+cmd) {
 			t.Errorf("%s --help: exit %d, %q", cmd, code, errOut)

@@ -40,6 +40,8 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 	listen := fs.String("listen", "", "HTTP API address (default 127.0.0.1:10860; 'off' disables it)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error")
 	recordsFile := fs.String("records-file", "", "write every decoded transaction to this file as JSON lines (docs/records.md)")
+	var rep reportFlags
+	rep.register(fs.StringVar, fs.BoolVar)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: wirewatch probe [-c probe.yaml] [-i DEVICE]... [flags]\n\n"+
 			"Capture live traffic (AF_PACKET, needs root or CAP_NET_RAW), keep time windows,\n"+
@@ -98,6 +100,24 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 				log.Error("records", "err", err)
 			}
 		}()
+	}
+	rep.apply(&cfg.Center)
+	if err := cfg.Center.Validate(); err != nil {
+		return err
+	}
+	if cfg.Center.Address != "" {
+		stopReport, err := startReport(cfg.Center, cfg.Capture.Devices, true, &opt, log)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := stopReport(dctx); err != nil {
+				log.Warn("center: not everything was delivered; the spool keeps the rest", "err", err)
+			}
+		}()
+		log.Info("reporting to the center", "center", cfg.Center.Address)
 	}
 	var apiLn net.Listener
 	if cfg.API.Listen != "off" && cfg.API.Listen != "" {

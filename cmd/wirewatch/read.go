@@ -142,6 +142,8 @@ func cmdRead(args []string, stdout, stderr io.Writer) error {
 	records := fs.Bool("records", false, "write the decoded transactions to stdout as JSON lines (docs/records.md) instead of the summary")
 	recordsFile := fs.String("records-file", "", "also write the transactions as JSON lines to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the run to this file (for performance work)")
+	var rep reportFlags
+	rep.register(fs.StringVar, fs.BoolVar)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: wirewatch read FILE [flags]\n\nSummarize a pcap or pcapng capture file (gzip-compressed too).\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -187,6 +189,22 @@ func cmdRead(args []string, stdout, stderr io.Writer) error {
 		opt.Records = recOut.write
 	}
 
+	rcfg := cfg.Center
+	rep.apply(&rcfg)
+	var stopReport func(context.Context) error
+	if rcfg.Address != "" {
+		if opt.SummaryMode {
+			return usageError{errors.New("--center sends time windows: drop --summary")}
+		}
+		if err := rcfg.Validate(); err != nil {
+			return err
+		}
+		stopReport, err = startReport(rcfg, []string{filepath.Base(pos[0])}, false, &opt, newLogger(cfg.Log, stderr))
+		if err != nil {
+			return err
+		}
+	}
+
 	if *cpuProfile != "" {
 		pf, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -210,6 +228,16 @@ func cmdRead(args []string, stdout, stderr io.Writer) error {
 	res, err := probe.ReadFile(ctx, pos[0], opt, prog)
 	if showProgress {
 		fmt.Fprint(stderr, "\r\033[K")
+	}
+	if stopReport != nil {
+		// Deliver everything before exiting: the spool keeps what the
+		// center does not take in time, for the next run to send.
+		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		rerr := stopReport(dctx)
+		cancel()
+		if err == nil && rerr != nil {
+			err = fmt.Errorf("center: %w", rerr)
+		}
 	}
 	if err != nil {
 		return err

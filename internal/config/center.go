@@ -32,6 +32,8 @@ type Report struct {
 	// what the bound drops is counted and reported).
 	SpoolDir      string `yaml:"spool_dir"`
 	SpoolMaxBytes int64  `yaml:"spool_max_bytes"`
+	// BatchRecords cuts a batch at this many records (0: 10000).
+	BatchRecords int `yaml:"batch_records"`
 }
 
 // ClientTLS is a probe's TLS to the center: CA to verify the center, and
@@ -75,6 +77,9 @@ func (r Report) validate() []error {
 	}
 	if r.Insecure && (r.TLS.CA != "" || r.TLS.Cert != "") {
 		errs = append(errs, errors.New("center: insecure is set together with tls files; choose one"))
+	}
+	if r.BatchRecords < 0 {
+		errs = append(errs, fmt.Errorf("center.batch_records: %d is negative", r.BatchRecords))
 	}
 	if r.SpoolMaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("center.spool_max_bytes: %d is negative", r.SpoolMaxBytes))

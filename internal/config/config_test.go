@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -62,5 +63,44 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 	if cfg.Summary.Period != 60*time.Second || cfg.Flows.Max != 1048576 || len(cfg.Capture.Devices) != 1 {
 		t.Fatalf("unexpected example values: %+v", cfg)
+	}
+}
+
+// The example center configuration loads as it is, and a wrong key in a
+// center file is refused with its name and line.
+func TestCenterConfig(t *testing.T) {
+	cfg, err := LoadCenter("../../config/center.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.GRPC.Listen != "127.0.0.1:10861" || cfg.API.Listen != "127.0.0.1:10870" || cfg.Retention.MaxAge != 168*time.Hour {
+		t.Fatalf("unexpected example values: %+v", cfg)
+	}
+	dir := t.TempDir()
+	bad := dir + "/c.yaml"
+	if err := os.WriteFile(bad, []byte("grpc:\n  listen: 127.0.0.1:1\n  tokenz: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadCenter(bad); err == nil || !strings.Contains(err.Error(), `"tokenz"`) || !strings.Contains(err.Error(), "line 3") {
+		t.Fatalf("wrong key: %v", err)
+	}
+	tf := dir + "/tokens"
+	if err := os.WriteFile(tf, []byte("# probes\nnode-1 0123456789abcdef0123\n\nnode-2 fedcba9876543210fedc\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	toks, err := CenterGRPC{Tokens: map[string]string{"x": "y"}, TokensFile: tf}.ResolveTokens()
+	if err != nil || len(toks) != 3 || toks["node-2"] != "fedcba9876543210fedc" {
+		t.Fatalf("tokens file: %v %v", toks, err)
+	}
+	if err := os.WriteFile(tf, []byte("node-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (CenterGRPC{TokensFile: tf}).ResolveTokens(); err == nil || !strings.Contains(err.Error(), ":1") {
+		t.Fatalf("bad tokens line: %v", err)
+	}
+	p := DefaultProbe()
+	p.Center = Report{Address: "nohostport", Token: "a", TokenFile: "b"}
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "center.address") || !strings.Contains(err.Error(), "token_file") {
+		t.Fatalf("bad center section: %v", err)
 	}
 }
