@@ -1,0 +1,340 @@
+// Package duckdb is the center's embedded default store: store.Store on an
+// in-process DuckDB database file (Dir/wirewatch.duckdb), so that one
+// center process on one machine keeps everything its probes report
+// without any server to run. It applies its retention policy (age and
+// size) by itself; docs/store.md describes the schema, the retention and
+// the figures.
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	duck "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/wirewatch/wirewatch/internal/store"
+)
+
+// FileName is the database file's name inside Config.Dir. DuckDB keeps its
+// write-ahead log beside it (FileName + ".wal").
+const FileName = "wirewatch.duckdb"
+
+// Retention bounds what the store keeps.
+type Retention struct {
+	// MaxAge: records whose time ended more than MaxAge ago are deleted
+	// (default 7 days).
+	MaxAge time.Duration
+	// MaxBytes bounds the database: when the data takes more, the oldest
+	// data of every table is deleted until it fits (default 10 GiB). See
+	// docs/store.md for how DuckDB's file size follows.
+	MaxBytes int64
+}
+
+// Config configures the store. Zero values take the defaults.
+type Config struct {
+	// Dir is the center's data directory; it is created if missing.
+	Dir       string
+	Retention Retention
+	// RetainEvery is how often the store applies the retention policy by
+	// itself (default 1 minute).
+	RetainEvery time.Duration
+	// Threads caps DuckDB's worker threads (0: DuckDB's default, one per
+	// core).
+	Threads int
+	// MemoryLimit caps DuckDB's buffer memory, as DuckDB writes it
+	// ("512MB", "1GB", "2GiB"); "" keeps DuckDB's default (80% of RAM).
+	MemoryLimit string
+}
+
+// DefaultConfig returns the defaults (Dir still to be set).
+func DefaultConfig() Config {
+	return Config{
+		Retention:   Retention{MaxAge: 7 * 24 * time.Hour, MaxBytes: 10 << 30},
+		RetainEvery: time.Minute,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Retention.MaxAge == 0 {
+		c.Retention.MaxAge = d.Retention.MaxAge
+	}
+	if c.Retention.MaxBytes == 0 {
+		c.Retention.MaxBytes = d.Retention.MaxBytes
+	}
+	if c.RetainEvery == 0 {
+		c.RetainEvery = d.RetainEvery
+	}
+	return c
+}
+
+var memoryLimitRE = regexp.MustCompile(`^(?i)[0-9]+(\.[0-9]+)?\s*(b|bytes|kb|mb|gb|tb|kib|mib|gib|tib)$`)
+
+// Minimums that keep a mistyped value from deleting everything or
+// spinning: retention runs at most every second and keeps at least a
+// minute of data and a megabyte.
+const (
+	minMaxAge      = time.Minute
+	minMaxBytes    = 1 << 20
+	minRetainEvery = time.Second
+	maxThreads     = 1024
+)
+
+// Validate reports the first invalid field. Zero fields are valid (they
+// take the defaults).
+func (c Config) Validate() error {
+	if c.Dir == "" {
+		return errors.New("duckdb: Dir is empty (the center's data directory)")
+	}
+	if c.Retention.MaxAge != 0 && c.Retention.MaxAge < minMaxAge {
+		return fmt.Errorf("duckdb: Retention.MaxAge %v is below %v", c.Retention.MaxAge, minMaxAge)
+	}
+	if c.Retention.MaxBytes != 0 && c.Retention.MaxBytes < minMaxBytes {
+		return fmt.Errorf("duckdb: Retention.MaxBytes %d is below %d", c.Retention.MaxBytes, minMaxBytes)
+	}
+	if c.RetainEvery != 0 && c.RetainEvery < minRetainEvery {
+		return fmt.Errorf("duckdb: RetainEvery %v is below %v", c.RetainEvery, minRetainEvery)
+	}
+	if c.Threads < 0 || c.Threads > maxThreads {
+		return fmt.Errorf("duckdb: Threads %d out of range [0, %d]", c.Threads, maxThreads)
+	}
+	if c.MemoryLimit != "" && !memoryLimitRE.MatchString(c.MemoryLimit) {
+		return fmt.Errorf("duckdb: MemoryLimit %q is not a size such as 512MB or 2GiB", c.MemoryLimit)
+	}
+	return nil
+}
+
+// ErrClosed is returned by every method after Close.
+var ErrClosed = errors.New("duckdb: store closed")
+
+// ErrBadBatch is wrapped by Write's errors about a batch that can never be
+// stored as it is (no probe ID, a time DuckDB cannot hold): retrying it
+// will not help.
+var ErrBadBatch = errors.New("bad batch")
+
+// Store is the DuckDB store. It implements store.Store.
+type Store struct {
+	cfg  Config
+	log  *slog.Logger
+	path string
+	conn *duck.Connector
+	db   *sql.DB
+
+	writers []*writer
+	nextID  atomic.Uint64 // last row id handed out
+
+	amu      sync.Mutex
+	assigned map[string]int // probe → writer
+
+	mu     sync.RWMutex
+	closed bool
+
+	smu   sync.Mutex
+	stats store.Stats
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (or creates) the database in cfg.Dir, migrates its schema and
+// starts the periodic retention.
+func Open(cfg Config, log *slog.Logger) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("duckdb: data directory: %w", err)
+	}
+	path := filepath.Join(cfg.Dir, FileName)
+	// Settings travel in the DSN's query (URL-encoded), never spliced into
+	// SQL text.
+	q := url.Values{}
+	if cfg.Threads > 0 {
+		q.Set("threads", strconv.Itoa(cfg.Threads))
+	}
+	if cfg.MemoryLimit != "" {
+		q.Set("memory_limit", cfg.MemoryLimit)
+	}
+	dsn := path
+	if len(q) > 0 {
+		dsn += "?" + q.Encode()
+	}
+	conn, err := duck.NewConnector(dsn, nil)
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: open %s: %w", path, err)
+	}
+	s := &Store{
+		cfg:  cfg,
+		log:  log,
+		path: path,
+		conn: conn,
+		db:   sql.OpenDB(conn),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+
+		assigned: map[string]int{},
+	}
+	s.stats.Rows = map[string]uint64{}
+	s.stats.RetainedRows = map[string]uint64{}
+	ctx := context.Background()
+	if err := migrate(ctx, s.db); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("duckdb: %s: %w", path, err)
+	}
+	last, err := lastID(ctx, s.db)
+	if err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("duckdb: %s: %w", path, err)
+	}
+	s.nextID.Store(last)
+	for range numWriters {
+		w, err := newWriter(ctx, s)
+		if err != nil {
+			for _, w := range s.writers {
+				w.close()
+			}
+			s.db.Close()
+			return nil, fmt.Errorf("duckdb: %s: %w", path, err)
+		}
+		s.writers = append(s.writers, w)
+	}
+	for _, w := range s.writers {
+		go w.run(s.stop)
+	}
+	go s.retainLoop()
+	log.Info("store opened", "path", path, "max_age", cfg.Retention.MaxAge, "max_bytes", cfg.Retention.MaxBytes)
+	return s, nil
+}
+
+// Close stops the writers and the retention, fails the writes still
+// queued with ErrClosed, and closes the database (DuckDB checkpoints it).
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	close(s.stop)
+	<-s.done
+	var errs []error
+	for _, w := range s.writers {
+		<-w.exit
+		w.mu.Lock() // a Retain call may still be running
+		errs = append(errs, w.close())
+		w.mu.Unlock()
+	}
+	errs = append(errs, s.db.Close())
+	return errors.Join(errs...)
+}
+
+func (s *Store) isClosed() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closed
+}
+
+// Stats returns the counters since Open, and the current size of the
+// database file and its WAL.
+func (s *Store) Stats() store.Stats {
+	disk := s.diskBytes()
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	s.stats.BytesOnDisk = disk
+	st := s.stats
+	st.Rows = copyCounts(s.stats.Rows)
+	st.RetainedRows = copyCounts(s.stats.RetainedRows)
+	return st
+}
+
+func copyCounts(m map[string]uint64) map[string]uint64 {
+	c := make(map[string]uint64, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// diskBytes is what the database takes on disk: the file and its WAL.
+func (s *Store) diskBytes() int64 {
+	return fileSize(s.path) + s.walBytes()
+}
+
+func (s *Store) walBytes() int64 { return fileSize(s.path + ".wal") }
+
+func fileSize(p string) int64 {
+	if fi, err := os.Stat(p); err == nil {
+		return fi.Size()
+	}
+	return 0
+}
+
+func (s *Store) retainLoop() {
+	defer close(s.done)
+	t := time.NewTicker(s.cfg.RetainEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() {
+				select {
+				case <-s.stop:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+			st, err := s.Retain(ctx, time.Now())
+			cancel()
+			if err != nil {
+				if !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled) {
+					s.log.Warn("retention failed", "err", err)
+				}
+				continue
+			}
+			if n := sumCounts(st.RemovedRows); n > 0 {
+				s.log.Info("retention", "removed_rows", n, "oldest_kept", st.OldestKept, "bytes_on_disk", st.BytesOnDisk)
+			}
+		}
+	}
+}
+
+func sumCounts(m map[string]uint64) uint64 {
+	var n uint64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// rawConn runs f on the driver connection under c (for the appender API).
+func rawConn(c *sql.Conn, f func(driver.Conn) error) error {
+	return c.Raw(func(dc any) error {
+		d, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("unexpected driver connection %T", dc)
+		}
+		return f(d)
+	})
+}

@@ -1,0 +1,880 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wirewatch/wirewatch/internal/record"
+	"github.com/wirewatch/wirewatch/internal/store"
+)
+
+// maxListParams bounds the lists a query may carry (probes, apps,
+// fields), so that a hostile request cannot build an enormous statement.
+const maxListParams = 1000
+
+func badQuery(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{store.ErrBadQuery}, a...)...)
+}
+
+// where collects the conditions of a statement and their arguments; every
+// value goes in as a parameter.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args []any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+// eq adds "col = value" for a non-empty string value (as encText's form).
+func (w *where) eq(col, v string) {
+	if v != "" {
+		w.add(col+" = ?", []any{encText(v)})
+	}
+}
+
+// in adds "col IN (...)" for a non-empty list of strings.
+func (w *where) in(col string, vals []string, what string) error {
+	if len(vals) == 0 {
+		return nil
+	}
+	if len(vals) > maxListParams {
+		return badQuery("%d %s (at most %d)", len(vals), what, maxListParams)
+	}
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = encText(v)
+	}
+	w.add(col+" IN ("+placeholders(len(vals))+")", args)
+	return nil
+}
+
+func (w *where) sql() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func limitOf(n int) (int, error) {
+	switch {
+	case n == 0:
+		return store.DefaultLimit, nil
+	case n < 0 || n > store.MaxLimit:
+		return 0, badQuery("limit %d out of range [1, %d]", n, store.MaxLimit)
+	}
+	return n, nil
+}
+
+// rangeNS turns [From, To) into nanoseconds: a zero From is the
+// beginning, a zero To is now.
+func rangeNS(tr store.TimeRange) (from, to int64, err error) {
+	from = math.MinInt64
+	if !tr.From.IsZero() {
+		var ok bool
+		if from, ok = timeNS(tr.From); !ok {
+			return 0, 0, badQuery("from %v out of range", tr.From)
+		}
+	}
+	toT := tr.To
+	if toT.IsZero() {
+		toT = time.Now()
+	}
+	to, ok := timeNS(toT)
+	if !ok {
+		return 0, 0, badQuery("to %v out of range", tr.To)
+	}
+	if from > to {
+		return 0, 0, badQuery("from %v is after to %v", tr.From, toT)
+	}
+	return from, to, nil
+}
+
+// overlap adds "the record's [start, end) overlaps [From, To)".
+func (w *where) overlap(tr store.TimeRange, inclusiveEnd bool) error {
+	from, to, err := rangeNS(tr)
+	if err != nil {
+		return err
+	}
+	op := ">"
+	if inclusiveEnd {
+		op = ">="
+	}
+	w.add("start_ns < ?", []any{to})
+	if from != math.MinInt64 {
+		w.add("end_ns "+op+" ?", []any{from})
+	}
+	return nil
+}
+
+// Cursors are the last row's sort key (time, id), with the kind of query
+// and a checksum so that a damaged or foreign cursor is refused instead of
+// silently positioning somewhere. They are opaque, not secret.
+const (
+	cursorFlows = 'f'
+	cursorTx    = 't'
+	cursorLen   = 1 + 8 + 8 + 4
+)
+
+type cursor struct {
+	ts int64
+	id uint64
+}
+
+func (c cursor) encode(kind byte) string {
+	var b [cursorLen]byte
+	b[0] = kind
+	binary.BigEndian.PutUint64(b[1:], uint64(c.ts))
+	binary.BigEndian.PutUint64(b[9:], c.id)
+	binary.BigEndian.PutUint32(b[17:], crc32.ChecksumIEEE(b[:17]))
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func decodeCursor(s string, kind byte) (c cursor, ok bool, err error) {
+	if s == "" {
+		return c, false, nil
+	}
+	if len(s) > 2*cursorLen {
+		return c, false, badQuery("invalid cursor")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) != cursorLen || b[0] != kind ||
+		binary.BigEndian.Uint32(b[17:]) != crc32.ChecksumIEEE(b[:17]) {
+		return c, false, badQuery("invalid cursor")
+	}
+	c = cursor{ts: int64(binary.BigEndian.Uint64(b[1:])), id: binary.BigEndian.Uint64(b[9:])}
+	if c.encode(kind) != s {
+		// The decoder skips newlines and tolerates stray bits: only the
+		// form we hand out is a cursor.
+		return cursor{}, false, badQuery("invalid cursor")
+	}
+	return c, true, nil
+}
+
+// after adds the keyset condition "(col, id) < (c.ts, c.id)" of a newest
+// first ordering.
+func (w *where) after(col string, c cursor) {
+	w.add("("+col+" < ? OR ("+col+" = ? AND id < ?))", []any{c.ts, c.ts, c.id})
+}
+
+func (s *Store) query(ctx context.Context, q string, args []any) (*sql.Rows, error) {
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: %w", err)
+	}
+	return rows, nil
+}
+
+// LastSeq is the highest Seq stored for probe (0 if none).
+func (s *Store) LastSeq(ctx context.Context, probe string) (uint64, error) {
+	rows, err := s.query(ctx, `SELECT last_seq FROM probes WHERE id = ?`, []any{encText(probe)})
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var seq uint64
+	if rows.Next() {
+		if err := rows.Scan(&seq); err != nil {
+			return 0, fmt.Errorf("duckdb: %w", err)
+		}
+	}
+	return seq, rows.Err()
+}
+
+// Probes returns every probe's status, by ID.
+func (s *Store) Probes(ctx context.Context) ([]record.ProbeStatus, error) {
+	rows, err := s.query(ctx, `SELECT info, first_seen, last_report, last_seq, batches, records, loss FROM probes ORDER BY id`, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []record.ProbeStatus
+	for rows.Next() {
+		var (
+			info, loss  []byte
+			first, last int64
+			st          record.ProbeStatus
+		)
+		if err := rows.Scan(&info, &first, &last, &st.LastSeq, &st.Batches, &st.Records, &loss); err != nil {
+			return nil, fmt.Errorf("duckdb: %w", err)
+		}
+		if err := gobDecode(info, &st.Info); err != nil {
+			return nil, fmt.Errorf("duckdb: corrupt probe info: %w", err)
+		}
+		if loss != nil {
+			if err := gobDecode(loss, &st.Loss); err != nil {
+				return nil, fmt.Errorf("duckdb: corrupt probe loss: %w", err)
+			}
+		}
+		st.FirstSeen, st.LastReport = nsTime(first), nsTime(last)
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
+// Windows returns the windows overlapping [From, To), oldest first.
+func (s *Store) Windows(ctx context.Context, q store.WindowQuery) ([]record.Window, error) {
+	limit, err := limitOf(q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	var w where
+	if err := w.overlap(q.TimeRange, false); err != nil {
+		return nil, err
+	}
+	if err := w.in("probe", q.Probes, "probes"); err != nil {
+		return nil, err
+	}
+	rows, err := s.query(ctx, `SELECT probe, start_ns, end_ns, summary, packets, bytes FROM windows`+w.sql()+
+		` ORDER BY start_ns, id LIMIT ?`, append(w.args, limit))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []record.Window
+	r := newRowScanner(6)
+	for rows.Next() {
+		if err := r.scan(rows); err != nil {
+			return nil, err
+		}
+		win := record.Window{
+			Probe: r.str(0), Start: nsTime(r.i64(1)), End: nsTime(r.i64(2)),
+			Summary: r.bytes(3), Packets: r.u64(4), Bytes: r.u64(5),
+		}
+		if err := r.err(); err != nil {
+			return nil, err
+		}
+		out = append(out, win)
+	}
+	return out, rows.Err()
+}
+
+// flowFilter adds a FlowFilter's conditions.
+func flowFilter(w *where, f *store.FlowFilter) error {
+	if err := w.overlap(f.TimeRange, true); err != nil {
+		return err
+	}
+	if err := w.in("probe", f.Probes, "probes"); err != nil {
+		return err
+	}
+	w.eq("transport", f.Transport)
+	w.eq("app", f.App)
+	w.eq("device", f.Device)
+	if f.Port != 0 {
+		w.add("s_port = ?", []any{f.Port})
+	}
+	if f.Host != (netip.Prefix{}) {
+		if !f.Host.IsValid() {
+			return badQuery("host prefix %q is not valid", f.Host.String())
+		}
+		c, ca := prefixSQL("c", f.Host)
+		sv, sa := prefixSQL("s", f.Host)
+		w.add("("+c+" OR "+sv+")", append(ca, sa...))
+	}
+	if err := prefixCond(w, "c", f.Client, "client"); err != nil {
+		return err
+	}
+	return prefixCond(w, "s", f.Server, "server")
+}
+
+const flowCols = `id, probe, start_ns, end_ns, transport, c_fam, c_hi, c_lo, c_port, s_fam, s_hi, s_lo, s_port,
+	app, device, vlan, tunnel, packets_cs, packets_sc, bytes_cs, bytes_sc, retrans_cs, retrans_sc, rtt_ns, state, ended`
+
+// Flows returns flow records matching the filter, newest first (by
+// Start), a page at a time.
+func (s *Store) Flows(ctx context.Context, q store.FlowQuery) (*store.FlowPage, error) {
+	limit, err := limitOf(q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	cur, hasCur, err := decodeCursor(q.Cursor, cursorFlows)
+	if err != nil {
+		return nil, err
+	}
+	var w where
+	if err := flowFilter(&w, &q.FlowFilter); err != nil {
+		return nil, err
+	}
+	if hasCur {
+		w.after("start_ns", cur)
+	}
+	rows, err := s.query(ctx, `SELECT `+flowCols+` FROM flows`+w.sql()+
+		` ORDER BY start_ns DESC, id DESC LIMIT ?`, append(w.args, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	page := &store.FlowPage{}
+	r := newRowScanner(26)
+	var last cursor
+	for rows.Next() {
+		if len(page.Flows) == limit {
+			page.Next = last.encode(cursorFlows)
+			break
+		}
+		if err := r.scan(rows); err != nil {
+			return nil, err
+		}
+		f := record.Flow{
+			Probe: r.str(1), Start: nsTime(r.i64(2)), End: nsTime(r.i64(3)), Transport: r.str(4),
+			Client: r.addrPort(5), Server: r.addrPort(9),
+			App: r.str(13), Device: r.str(14), VLAN: r.u16(15), TunnelID: r.u32(16),
+			Packets:         [2]uint64{r.u64(17), r.u64(18)},
+			Bytes:           [2]uint64{r.u64(19), r.u64(20)},
+			Retransmissions: [2]uint64{r.u64(21), r.u64(22)},
+			RTT:             time.Duration(r.i64(23)), State: r.str(24), Ended: r.bool(25),
+		}
+		last = cursor{ts: r.i64(2), id: r.u64(0)}
+		if err := r.err(); err != nil {
+			return nil, err
+		}
+		page.Flows = append(page.Flows, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("duckdb: %w", err)
+	}
+	return page, nil
+}
+
+// groupCol is how one GroupBy column is selected and turned into text.
+type groupCol struct {
+	cols []string // 1 column, or fam/hi/lo of an address
+	addr bool
+	port bool
+}
+
+var groupCols = map[string]groupCol{
+	store.ColProbe:     {cols: []string{"probe"}},
+	store.ColClient:    {cols: []string{"c_fam", "c_hi", "c_lo"}, addr: true},
+	store.ColServer:    {cols: []string{"s_fam", "s_hi", "s_lo"}, addr: true},
+	store.ColHost:      {cols: []string{"h_fam", "h_hi", "h_lo"}, addr: true},
+	store.ColPort:      {cols: []string{"s_port"}, port: true},
+	store.ColApp:       {cols: []string{"app"}},
+	store.ColTransport: {cols: []string{"transport"}},
+	store.ColDevice:    {cols: []string{"device"}},
+}
+
+var groupOrders = map[string]string{
+	store.OrderBytes:   "bytes",
+	store.OrderPackets: "packets",
+	store.OrderFlows:   "flows",
+}
+
+// saturate turns a HUGEINT sum into UBIGINT, holding at the maximum
+// instead of failing when hostile counters overflow 64 bits.
+func saturate(expr string) string {
+	return "least(" + expr + ", 18446744073709551615)::UBIGINT"
+}
+
+// FlowGroups aggregates flow records by the GroupBy columns and returns
+// the top groups by OrderBy (descending; ties by key). With ColHost a
+// flow counts for its client and for its server (once when both are the
+// same address).
+func (s *Store) FlowGroups(ctx context.Context, q store.GroupQuery) ([]store.Group, error) {
+	limit, err := limitOf(q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	if len(q.GroupBy) == 0 {
+		return nil, badQuery("group by: no column")
+	}
+	order := q.OrderBy
+	if order == "" {
+		order = store.OrderBytes
+	}
+	orderCol, ok := groupOrders[order]
+	if !ok {
+		return nil, badQuery("order by %q: not one of bytes, packets, flows", order)
+	}
+	var keys []string
+	host := false
+	seen := map[string]bool{}
+	for _, g := range q.GroupBy {
+		gc, ok := groupCols[g]
+		if !ok {
+			return nil, badQuery("group by %q: not one of probe, client, server, host, port, app, transport, device", g)
+		}
+		if seen[g] {
+			return nil, badQuery("group by %q: listed twice", g)
+		}
+		seen[g] = true
+		host = host || g == store.ColHost
+		keys = append(keys, gc.cols...)
+	}
+	var w where
+	if err := flowFilter(&w, &q.FlowFilter); err != nil {
+		return nil, err
+	}
+	src := "flows" + w.sql()
+	args := w.args
+	if host {
+		// Each flow once for its client and once for its server; a flow
+		// between an address and itself counts once. The branches carry
+		// only the columns the grouping needs: DuckDB does not prune the
+		// others through UNION ALL, and they would double the cost.
+		var need []string
+		for _, k := range keys {
+			if !strings.HasPrefix(k, "h_") {
+				need = append(need, k)
+			}
+		}
+		need = append(need, "packets_cs", "packets_sc", "bytes_cs", "bytes_sc")
+		cols := strings.Join(need, ", ")
+		other := w.sql()
+		if other == "" {
+			other = " WHERE "
+		} else {
+			other += " AND "
+		}
+		other += "NOT (c_fam = s_fam AND c_hi = s_hi AND c_lo = s_lo)"
+		src = `(SELECT ` + cols + `, c_fam AS h_fam, c_hi AS h_hi, c_lo AS h_lo FROM flows` + w.sql() +
+			` UNION ALL SELECT ` + cols + `, s_fam, s_hi, s_lo FROM flows` + other + `)`
+		args = append(slices.Clone(w.args), w.args...)
+	}
+	keyList := strings.Join(keys, ", ")
+	stmt := `SELECT ` + keyList + `, count(*) AS flows,
+		sum(packets_cs) + sum(packets_sc) AS packets, sum(bytes_cs) + sum(bytes_sc) AS bytes
+		FROM ` + src + ` GROUP BY ` + keyList
+	stmt = `SELECT ` + keyList + `, ` + saturate("flows") + `, ` + saturate("packets") + `, ` + saturate("bytes") +
+		` FROM (` + stmt + `) ORDER BY ` + orderCol + ` DESC, ` + keyList + ` LIMIT ?`
+	rows, err := s.query(ctx, stmt, append(args, limit))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	r := newRowScanner(len(keys) + 3)
+	var out []store.Group
+	for rows.Next() {
+		if err := r.scan(rows); err != nil {
+			return nil, err
+		}
+		g := store.Group{Key: make([]string, len(q.GroupBy))}
+		i := 0
+		for k, name := range q.GroupBy {
+			gc := groupCols[name]
+			switch {
+			case gc.addr:
+				g.Key[k], err = addrText(r.u8(i), r.u64(i+1), r.u64(i+2))
+				if err != nil {
+					return nil, fmt.Errorf("duckdb: %w", err)
+				}
+			case gc.port:
+				g.Key[k] = strconv.Itoa(int(r.u16(i)))
+			default:
+				g.Key[k] = r.str(i)
+			}
+			i += len(gc.cols)
+		}
+		g.Flows, g.Packets, g.Bytes = r.u64(i), r.u64(i+1), r.u64(i+2)
+		if err := r.err(); err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("duckdb: %w", err)
+	}
+	return out, nil
+}
+
+const txCols = `id, probe, ts, proto, transport, c_fam, c_hi, c_lo, c_port, s_fam, s_hi, s_lo, s_port,
+	request_ns, response_ns, latency_ns, request_bytes, response_bytes, op, target, status, outcome, flags, fields`
+
+// Transactions searches transactions, newest first (by request time,
+// else response time), a page at a time. Target is a case-sensitive
+// substring; Fields must all match (key and exact value).
+func (s *Store) Transactions(ctx context.Context, q store.TxQuery) (*store.TxPage, error) {
+	limit, err := limitOf(q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	cur, hasCur, err := decodeCursor(q.Cursor, cursorTx)
+	if err != nil {
+		return nil, err
+	}
+	if q.MinLatency < 0 {
+		return nil, badQuery("min latency %v is negative", q.MinLatency)
+	}
+	if len(q.Fields) > maxListParams {
+		return nil, badQuery("%d fields (at most %d)", len(q.Fields), maxListParams)
+	}
+	var w where
+	from, to, err := rangeNS(q.TimeRange)
+	if err != nil {
+		return nil, err
+	}
+	w.add("ts < ?", []any{to})
+	if from != math.MinInt64 {
+		w.add("ts >= ?", []any{from})
+	}
+	if err := w.in("probe", q.Probes, "probes"); err != nil {
+		return nil, err
+	}
+	w.eq("proto", q.Proto)
+	w.eq("outcome", q.Outcome)
+	w.eq("op", q.Op)
+	w.eq("status", q.Status)
+	if q.Target != "" {
+		w.add("contains(target, ?)", []any{encText(q.Target)})
+	}
+	if err := prefixCond(&w, "c", q.Client, "client"); err != nil {
+		return nil, err
+	}
+	if err := prefixCond(&w, "s", q.Server, "server"); err != nil {
+		return nil, err
+	}
+	if q.Port != 0 {
+		w.add("s_port = ?", []any{q.Port})
+	}
+	if q.MinLatency > 0 {
+		w.add("latency_ns >= ?", []any{int64(q.MinLatency)})
+	}
+	if q.Flag != "" {
+		w.add("list_contains(flags, ?)", []any{encText(q.Flag)})
+	}
+	fieldKeys := make([]string, 0, len(q.Fields))
+	for k := range q.Fields {
+		fieldKeys = append(fieldKeys, k)
+	}
+	slices.Sort(fieldKeys)
+	for _, k := range fieldKeys {
+		w.add("list_contains(fields, {'k': ?::VARCHAR, 'v': ?::VARCHAR})", []any{encText(k), encText(q.Fields[k])})
+	}
+	if hasCur {
+		w.after("ts", cur)
+	}
+	rows, err := s.query(ctx, `SELECT `+txCols+` FROM transactions`+w.sql()+
+		` ORDER BY ts DESC, id DESC LIMIT ?`, append(w.args, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	page := &store.TxPage{}
+	r := newRowScanner(24)
+	var last cursor
+	for rows.Next() {
+		if len(page.Transactions) == limit {
+			page.Next = last.encode(cursorTx)
+			break
+		}
+		if err := r.scan(rows); err != nil {
+			return nil, err
+		}
+		t := record.Transaction{
+			Probe: r.str(1), Proto: r.str(3), Transport: r.str(4),
+			Client: r.addrPort(5), Server: r.addrPort(9),
+			RequestTime: nsTime(r.i64(13)), ResponseTime: nsTime(r.i64(14)), Latency: time.Duration(r.i64(15)),
+			RequestBytes: r.i64(16), ResponseBytes: r.i64(17),
+			Op: r.str(18), Target: r.str(19), Status: r.str(20), Outcome: r.str(21),
+			Flags: r.strList(22), Fields: r.fields(23),
+		}
+		last = cursor{ts: r.i64(2), id: r.u64(0)}
+		if err := r.err(); err != nil {
+			return nil, err
+		}
+		page.Transactions = append(page.Transactions, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("duckdb: %w", err)
+	}
+	return page, nil
+}
+
+// Traffic returns per-device traffic summed per probe, device and
+// direction over the records overlapping [From, To), Start/End spanning
+// them; ordered by probe, device, direction.
+func (s *Store) Traffic(ctx context.Context, q store.TrafficQuery) ([]record.Traffic, error) {
+	var w where
+	if err := w.overlap(q.TimeRange, false); err != nil {
+		return nil, err
+	}
+	if err := w.in("probe", q.Probes, "probes"); err != nil {
+		return nil, err
+	}
+	rows, err := s.query(ctx, `SELECT probe, device, direction, min(start_ns), max(end_ns), `+
+		saturate("sum(packets)")+`, `+saturate("sum(bytes)")+` FROM traffic`+w.sql()+
+		` GROUP BY probe, device, direction ORDER BY probe, device, direction`, w.args)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []record.Traffic
+	r := newRowScanner(7)
+	for rows.Next() {
+		if err := r.scan(rows); err != nil {
+			return nil, err
+		}
+		t := record.Traffic{
+			Probe: r.str(0), Device: r.str(1), Direction: r.str(2),
+			Start: nsTime(r.i64(3)), End: nsTime(r.i64(4)), Packets: r.u64(5), Bytes: r.u64(6),
+		}
+		if err := r.err(); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// Edges returns the map's edges over [From, To): records with the same
+// (Client, Server, Transport, App, Port) summed across periods and probes,
+// Start/End spanning them, the top Limit by bytes (ties by key). Probe is
+// set when a single probe reported the edge, "" otherwise. LatencySum
+// saturates at the largest Duration.
+func (s *Store) Edges(ctx context.Context, q store.EdgeQuery) ([]record.Edge, error) {
+	limit, err := limitOf(q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	var w where
+	if err := w.overlap(q.TimeRange, false); err != nil {
+		return nil, err
+	}
+	if err := w.in("probe", q.Probes, "probes"); err != nil {
+		return nil, err
+	}
+	if err := w.in("app", q.Apps, "apps"); err != nil {
+		return nil, err
+	}
+	const keys = `c_fam, c_hi, c_lo, s_fam, s_hi, s_lo, transport, app, port`
+	rows, err := s.query(ctx, `SELECT `+keys+`,
+		CASE WHEN min(probe) = max(probe) THEN min(probe) ELSE '' END,
+		min(start_ns), max(end_ns), `+
+		saturate("sum(flows)")+`, `+saturate("sum(packets)")+`, `+saturate("sum(bytes)")+` AS b, `+
+		saturate("sum(requests)")+`, `+saturate("sum(errors)")+`,
+		greatest(least(sum(latency_sum_ns), 9223372036854775807), -9223372036854775808)::BIGINT, `+
+		saturate("sum(latency_count)")+`, max(latency_max_ns)
+		FROM edges`+w.sql()+` GROUP BY `+keys+` ORDER BY b DESC, `+keys+` LIMIT ?`, append(w.args, limit))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []record.Edge
+	r := newRowScanner(20)
+	for rows.Next() {
+		if err := r.scan(rows); err != nil {
+			return nil, err
+		}
+		e := record.Edge{
+			Transport: r.str(6), App: r.str(7), Port: r.u16(8), Probe: r.str(9),
+			Start: nsTime(r.i64(10)), End: nsTime(r.i64(11)),
+			Flows: r.u64(12), Packets: r.u64(13), Bytes: r.u64(14), Requests: r.u64(15), Errors: r.u64(16),
+			LatencySum: time.Duration(r.i64(17)), LatencyCount: r.u64(18), LatencyMax: time.Duration(r.i64(19)),
+		}
+		e.Client = r.addr(0)
+		e.Server = r.addr(3)
+		if err := r.err(); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// rowScanner scans a row into driver values and converts them with type
+// checks: a value of an unexpected type (a corrupt or foreign database)
+// becomes an error, never a panic.
+type rowScanner struct {
+	vals []any
+	ptrs []any
+	bad  error
+}
+
+func newRowScanner(n int) *rowScanner {
+	r := &rowScanner{vals: make([]any, n), ptrs: make([]any, n)}
+	for i := range r.vals {
+		r.ptrs[i] = &r.vals[i]
+	}
+	return r
+}
+
+func (r *rowScanner) scan(rows *sql.Rows) error {
+	if err := rows.Scan(r.ptrs...); err != nil {
+		return fmt.Errorf("duckdb: %w", err)
+	}
+	return nil
+}
+
+func (r *rowScanner) fail(i int, want string) {
+	if r.bad == nil {
+		r.bad = fmt.Errorf("duckdb: column %d: %T is not %s", i, r.vals[i], want)
+	}
+}
+
+func (r *rowScanner) err() error {
+	err := r.bad
+	r.bad = nil
+	return err
+}
+
+func (r *rowScanner) str(i int) string {
+	v, ok := r.vals[i].(string)
+	if !ok {
+		r.fail(i, "text")
+		return ""
+	}
+	s, err := decText(v)
+	if err != nil && r.bad == nil {
+		r.bad = fmt.Errorf("duckdb: column %d: %w", i, err)
+	}
+	return s
+}
+
+func (r *rowScanner) bytes(i int) []byte {
+	switch v := r.vals[i].(type) {
+	case nil:
+		return nil
+	case []byte:
+		if len(v) == 0 {
+			return nil
+		}
+		return v
+	}
+	r.fail(i, "a blob")
+	return nil
+}
+
+func (r *rowScanner) i64(i int) int64 {
+	v, ok := r.vals[i].(int64)
+	if !ok {
+		r.fail(i, "int64")
+	}
+	return v
+}
+
+func (r *rowScanner) u64(i int) uint64 {
+	v, ok := r.vals[i].(uint64)
+	if !ok {
+		r.fail(i, "uint64")
+	}
+	return v
+}
+
+func (r *rowScanner) u32(i int) uint32 {
+	v, ok := r.vals[i].(uint32)
+	if !ok {
+		r.fail(i, "uint32")
+	}
+	return v
+}
+
+func (r *rowScanner) u16(i int) uint16 {
+	v, ok := r.vals[i].(uint16)
+	if !ok {
+		r.fail(i, "uint16")
+	}
+	return v
+}
+
+func (r *rowScanner) u8(i int) uint8 {
+	v, ok := r.vals[i].(uint8)
+	if !ok {
+		r.fail(i, "uint8")
+	}
+	return v
+}
+
+func (r *rowScanner) bool(i int) bool {
+	v, ok := r.vals[i].(bool)
+	if !ok {
+		r.fail(i, "bool")
+	}
+	return v
+}
+
+// addr reads the fam/hi/lo columns starting at i.
+func (r *rowScanner) addr(i int) netip.Addr {
+	a, err := joinAddr(r.u8(i), r.u64(i+1), r.u64(i+2))
+	if err != nil && r.bad == nil {
+		r.bad = fmt.Errorf("duckdb: column %d: %w", i, err)
+	}
+	return a
+}
+
+// addrPort reads fam/hi/lo/port starting at i.
+func (r *rowScanner) addrPort(i int) netip.AddrPort {
+	return netip.AddrPortFrom(r.addr(i), r.u16(i+3))
+}
+
+func (r *rowScanner) strList(i int) []string {
+	switch v := r.vals[i].(type) {
+	case nil:
+		return nil
+	case []any:
+		out := make([]string, len(v))
+		for j, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				r.fail(i, "a list of text")
+				return nil
+			}
+			if out[j], ok = r.dec(i, s); !ok {
+				return nil
+			}
+		}
+		return out
+	}
+	r.fail(i, "a list")
+	return nil
+}
+
+func (r *rowScanner) fields(i int) []record.Field {
+	switch v := r.vals[i].(type) {
+	case nil:
+		return nil
+	case []any:
+		out := make([]record.Field, len(v))
+		for j, e := range v {
+			m, ok := e.(map[string]any)
+			if !ok {
+				r.fail(i, "a list of fields")
+				return nil
+			}
+			k, ok1 := m["k"].(string)
+			val, ok2 := m["v"].(string)
+			if !ok1 || !ok2 {
+				r.fail(i, "a list of fields")
+				return nil
+			}
+			if out[j].Key, ok = r.dec(i, k); !ok {
+				return nil
+			}
+			if out[j].Value, ok = r.dec(i, val); !ok {
+				return nil
+			}
+		}
+		return out
+	}
+	r.fail(i, "a list")
+	return nil
+}
+
+func (r *rowScanner) dec(i int, s string) (string, bool) {
+	d, err := decText(s)
+	if err != nil {
+		if r.bad == nil {
+			r.bad = fmt.Errorf("duckdb: column %d: %w", i, err)
+		}
+		return "", false
+	}
+	return d, true
+}

@@ -1,0 +1,155 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Column conventions (docs/store.md):
+//   - times are BIGINT nanoseconds since the Unix epoch; noTime
+//     (math.MinInt64) stands for the zero time.Time;
+//   - durations are BIGINT nanoseconds;
+//   - an address is <x>_fam UTINYINT (0 none, 4, 6), <x>_hi and <x>_lo
+//     UBIGINT (the halves of its 16-byte form), its port <x>_port;
+//   - every VARCHAR holds encText's form of the original bytes;
+//   - id is a store-wide sequence number, the tie-breaker of orderings
+//     and cursors.
+//
+// Rows are appended in time order within a batch, so that DuckDB's zone
+// maps (min/max per row group) on the time columns skip the row groups a
+// time range does not touch.
+
+// migrations[i] brings the schema from version i to i+1. Append, never
+// edit: a database records the version it reached.
+var migrations = []string{
+	1: schemaV1,
+}
+
+const schemaV1 = `
+CREATE TABLE probes (
+	id VARCHAR NOT NULL,
+	info BLOB NOT NULL,          -- record.ProbeInfo, gob
+	first_seen BIGINT NOT NULL,
+	last_report BIGINT NOT NULL,
+	last_seq UBIGINT NOT NULL,
+	batches UBIGINT NOT NULL,
+	records UBIGINT NOT NULL,
+	loss BLOB                    -- map[string]uint64, gob
+);
+CREATE TABLE windows (
+	id UBIGINT NOT NULL,
+	probe VARCHAR NOT NULL,
+	start_ns BIGINT NOT NULL,
+	end_ns BIGINT NOT NULL,
+	packets UBIGINT NOT NULL,
+	bytes UBIGINT NOT NULL,
+	summary BLOB
+);
+CREATE TABLE flows (
+	id UBIGINT NOT NULL,
+	probe VARCHAR NOT NULL,
+	start_ns BIGINT NOT NULL,
+	end_ns BIGINT NOT NULL,
+	transport VARCHAR NOT NULL,
+	c_fam UTINYINT NOT NULL, c_hi UBIGINT NOT NULL, c_lo UBIGINT NOT NULL, c_port USMALLINT NOT NULL,
+	s_fam UTINYINT NOT NULL, s_hi UBIGINT NOT NULL, s_lo UBIGINT NOT NULL, s_port USMALLINT NOT NULL,
+	app VARCHAR NOT NULL,
+	device VARCHAR NOT NULL,
+	vlan USMALLINT NOT NULL,
+	tunnel UINTEGER NOT NULL,
+	packets_cs UBIGINT NOT NULL, packets_sc UBIGINT NOT NULL,
+	bytes_cs UBIGINT NOT NULL, bytes_sc UBIGINT NOT NULL,
+	retrans_cs UBIGINT NOT NULL, retrans_sc UBIGINT NOT NULL,
+	rtt_ns BIGINT NOT NULL,
+	state VARCHAR NOT NULL,
+	ended BOOLEAN NOT NULL
+);
+CREATE TABLE transactions (
+	id UBIGINT NOT NULL,
+	probe VARCHAR NOT NULL,
+	ts BIGINT NOT NULL,          -- request time, else response time
+	proto VARCHAR NOT NULL,
+	transport VARCHAR NOT NULL,
+	c_fam UTINYINT NOT NULL, c_hi UBIGINT NOT NULL, c_lo UBIGINT NOT NULL, c_port USMALLINT NOT NULL,
+	s_fam UTINYINT NOT NULL, s_hi UBIGINT NOT NULL, s_lo UBIGINT NOT NULL, s_port USMALLINT NOT NULL,
+	request_ns BIGINT NOT NULL,
+	response_ns BIGINT NOT NULL,
+	latency_ns BIGINT NOT NULL,
+	request_bytes BIGINT NOT NULL,
+	response_bytes BIGINT NOT NULL,
+	op VARCHAR NOT NULL,
+	target VARCHAR NOT NULL,
+	status VARCHAR NOT NULL,
+	outcome VARCHAR NOT NULL,
+	flags VARCHAR[],
+	fields STRUCT(k VARCHAR, v VARCHAR)[]
+);
+CREATE TABLE traffic (
+	probe VARCHAR NOT NULL,
+	device VARCHAR NOT NULL,
+	direction VARCHAR NOT NULL,
+	start_ns BIGINT NOT NULL,
+	end_ns BIGINT NOT NULL,
+	packets UBIGINT NOT NULL,
+	bytes UBIGINT NOT NULL
+);
+CREATE TABLE edges (
+	probe VARCHAR NOT NULL,
+	start_ns BIGINT NOT NULL,
+	end_ns BIGINT NOT NULL,
+	c_fam UTINYINT NOT NULL, c_hi UBIGINT NOT NULL, c_lo UBIGINT NOT NULL,
+	s_fam UTINYINT NOT NULL, s_hi UBIGINT NOT NULL, s_lo UBIGINT NOT NULL,
+	transport VARCHAR NOT NULL,
+	app VARCHAR NOT NULL,
+	port USMALLINT NOT NULL,
+	flows UBIGINT NOT NULL,
+	packets UBIGINT NOT NULL,
+	bytes UBIGINT NOT NULL,
+	requests UBIGINT NOT NULL,
+	errors UBIGINT NOT NULL,
+	latency_sum_ns BIGINT NOT NULL,
+	latency_count UBIGINT NOT NULL,
+	latency_max_ns BIGINT NOT NULL
+);
+`
+
+// schemaVersion is the version this code reads and writes.
+func schemaVersion() int { return len(migrations) - 1 }
+
+// migrate creates the schema or brings it up to schemaVersion, one version
+// per transaction. A database written by a newer version is refused
+// rather than misread.
+func migrate(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+		version INTEGER NOT NULL, applied_ns BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
+	var v sql.NullInt64
+	if err := db.QueryRowContext(ctx, `SELECT max(version) FROM schema_version`).Scan(&v); err != nil {
+		return fmt.Errorf("schema version: %w", err)
+	}
+	cur := int(v.Int64)
+	if cur > schemaVersion() {
+		return fmt.Errorf("schema version %d is newer than this program's %d", cur, schemaVersion())
+	}
+	for next := cur + 1; next <= schemaVersion(); next++ {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, migrations[next]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("schema migration to version %d: %w", next, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version VALUES (?, ?)`, next, time.Now().UnixNano()); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("schema migration to version %d: %w", next, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("schema migration to version %d: %w", next, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,629 @@
+package duckdb
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	duck "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/wirewatch/wirewatch/internal/record"
+)
+
+// noTime stands for the zero time.Time in every time column.
+const noTime = math.MinInt64
+
+var (
+	minTime = time.Unix(0, math.MinInt64+1)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+// tables that take appended rows, in the order a batch fills them.
+var appendTables = []string{"windows", "flows", "transactions", "traffic", "edges"}
+
+// Writes go through a few writer goroutines, each with its own connection
+// and one appender per table; DuckDB runs their appends in parallel. A
+// probe's batches always go to the same writer (writerOf), so its
+// sequence check and status update never race, and two writers never
+// update the same probes row (which DuckDB would refuse as a conflict).
+// Each writer takes every batch waiting in its queue, up to groupRows
+// records, into one transaction: a transaction of a full row group or
+// more is written straight to the database file, compressed, instead of
+// through the WAL and a later checkpoint, which takes about 40% off the
+// CPU cost of a record (docs/store.md).
+const (
+	numWriters = 2
+	queueLen   = 16
+	groupRows  = 2 * 122880 // two DuckDB row groups
+	maxGroup   = 64
+)
+
+type writeReq struct {
+	ctx   context.Context
+	b     *record.Batch
+	nowNS int64
+	done  chan writeRes // buffered: the writer never blocks on it
+}
+
+type writeRes struct {
+	dup    bool
+	counts [5]int
+	err    error
+}
+
+// writer owns one connection and its appenders.
+type writer struct {
+	s    *Store
+	reqs chan *writeReq
+	exit chan struct{} // closed when the goroutine has ended
+
+	// mu is held while a group is written; retention takes every
+	// writer's to have the database to itself.
+	mu     sync.Mutex
+	conn   *sql.Conn
+	apps   map[string]*duck.Appender
+	row    []driver.Value
+	broken bool // an appender failed: rebuild before the next write
+}
+
+func newWriter(ctx context.Context, s *Store) (*writer, error) {
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w := &writer{s: s, conn: c, apps: map[string]*duck.Appender{},
+		reqs: make(chan *writeReq, queueLen), exit: make(chan struct{})}
+	if err := w.openAppenders(); err != nil {
+		w.close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// lastID is the highest row id in the database, where the id sequence
+// goes on after a restart.
+func lastID(ctx context.Context, db *sql.DB) (uint64, error) {
+	var maxID sql.NullInt64
+	// ids are below 2^63 (a sequence from 1), so BIGINT holds them.
+	if err := db.QueryRowContext(ctx, `SELECT max(m)::BIGINT FROM (
+		SELECT max(id) AS m FROM windows UNION ALL
+		SELECT max(id) FROM flows UNION ALL
+		SELECT max(id) FROM transactions)`).Scan(&maxID); err != nil {
+		return 0, fmt.Errorf("last id: %w", err)
+	}
+	return uint64(maxID.Int64), nil
+}
+
+func (w *writer) openAppenders() error {
+	return rawConn(w.conn, func(dc driver.Conn) error {
+		for _, t := range appendTables {
+			a, err := duck.NewAppenderFromConn(dc, "", t)
+			if err != nil {
+				return fmt.Errorf("appender for %s: %w", t, err)
+			}
+			w.apps[t] = a
+		}
+		return nil
+	})
+}
+
+// reset drops the appenders' pending rows and rebuilds them; used after
+// a failed write, when an appender may be unusable.
+func (w *writer) reset() error {
+	for t, a := range w.apps {
+		a.Clear()
+		a.Close()
+		delete(w.apps, t)
+	}
+	w.broken = false
+	return w.openAppenders()
+}
+
+func (w *writer) close() error {
+	var errs []error
+	for t, a := range w.apps {
+		if err := a.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close appender %s: %w", t, err))
+		}
+		delete(w.apps, t)
+	}
+	if err := w.conn.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// run serves the queue until stop, then fails what is left in it.
+func (w *writer) run(stop <-chan struct{}) {
+	defer close(w.exit)
+	for {
+		var first *writeReq
+		select {
+		case <-stop:
+			for {
+				select {
+				case r := <-w.reqs:
+					r.done <- writeRes{err: ErrClosed}
+				default:
+					return
+				}
+			}
+		case first = <-w.reqs:
+		}
+		group := []*writeReq{first}
+		rows := first.b.Records()
+	fill:
+		for rows < groupRows && len(group) < maxGroup {
+			select {
+			case r := <-w.reqs:
+				group = append(group, r)
+				rows += r.b.Records()
+			default:
+				break fill
+			}
+		}
+		w.mu.Lock()
+		w.writeGroup(group)
+		w.mu.Unlock()
+	}
+}
+
+// writeGroup writes the group in one transaction; if that fails, each
+// batch alone, so that one batch's failure is its own.
+func (w *writer) writeGroup(group []*writeReq) {
+	live := group[:0:0]
+	for _, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- writeRes{err: err}
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	res := make([]writeRes, len(live))
+	if err := w.writeTx(live, res); err != nil {
+		if len(live) == 1 {
+			res[0].err = err
+		} else {
+			for i := range live {
+				res[i] = writeRes{}
+				if err := w.writeTx(live[i:i+1], res[i:i+1]); err != nil {
+					res[i].err = err
+				}
+			}
+		}
+	}
+	s := w.s
+	s.smu.Lock()
+	for i, r := range live {
+		x := res[i]
+		switch {
+		case x.err != nil:
+			s.stats.WriteErrors++
+		case x.dup:
+			s.stats.Duplicates++
+		default:
+			s.stats.Batches++
+			for j, t := range appendTables {
+				s.stats.Rows[t] += uint64(x.counts[j])
+			}
+		}
+		r.done <- x
+	}
+	s.smu.Unlock()
+}
+
+// probeState is a probe's status row as a transaction changes it.
+type probeState struct {
+	known     bool // the row exists
+	changed   bool
+	info      []byte
+	loss      any // gob bytes, or nil to keep the stored counters
+	firstSeen int64
+	lastSeen  int64
+	lastSeq   uint64
+	batches   uint64
+	records   uint64
+}
+
+// Write stores a batch in one transaction, after checking its Seq against
+// the probe's last stored one in that same transaction.
+func (s *Store) Write(ctx context.Context, b *record.Batch, now time.Time) (duplicate bool, err error) {
+	if b == nil {
+		return false, fmt.Errorf("duckdb: %w: nil batch", ErrBadBatch)
+	}
+	if b.Probe.ID == "" {
+		return false, fmt.Errorf("duckdb: %w: batch %d has no probe ID", ErrBadBatch, b.Seq)
+	}
+	nowNS, ok := timeNS(now)
+	if !ok || now.IsZero() {
+		return false, fmt.Errorf("duckdb: write time %v out of range", now)
+	}
+	if err := checkTimes(b); err != nil {
+		s.smu.Lock()
+		s.stats.WriteErrors++
+		s.smu.Unlock()
+		return false, fmt.Errorf("duckdb: probe %q batch %d: %w", b.Probe.ID, b.Seq, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if s.isClosed() {
+		return false, ErrClosed
+	}
+	w := s.writers[s.writerOf(b.Probe.ID)]
+	r := &writeReq{ctx: ctx, b: b, nowNS: nowNS, done: make(chan writeRes, 1)}
+	select {
+	case w.reqs <- r:
+	case <-w.exit:
+		return false, ErrClosed
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	select {
+	case res := <-r.done:
+		if res.err != nil {
+			if errors.Is(res.err, ErrClosed) || errors.Is(res.err, context.Canceled) || errors.Is(res.err, context.DeadlineExceeded) {
+				return false, res.err
+			}
+			return false, fmt.Errorf("duckdb: probe %q batch %d: %w", b.Probe.ID, b.Seq, res.err)
+		}
+		return res.dup, nil
+	case <-w.exit:
+		// The writer ended; it may have answered just before.
+		select {
+		case res := <-r.done:
+			return res.dup, res.err
+		default:
+			return false, ErrClosed
+		}
+	case <-ctx.Done():
+		// The batch may still be stored: a retry is then a duplicate.
+		return false, ctx.Err()
+	}
+}
+
+// writerOf is the writer of a probe: probes are dealt to writers in turn
+// as they first write, so that a few probes spread evenly (a hash would
+// often put two of three on one writer). Past maxAssigned probes the rest
+// are placed by hash, which bounds the table.
+func (s *Store) writerOf(probe string) int {
+	s.amu.Lock()
+	defer s.amu.Unlock()
+	if i, ok := s.assigned[probe]; ok {
+		return i
+	}
+	if len(s.assigned) >= maxAssigned {
+		h := fnv.New32a()
+		h.Write([]byte(probe))
+		return int(h.Sum32() % uint32(len(s.writers)))
+	}
+	i := len(s.assigned) % len(s.writers)
+	s.assigned[probe] = i
+	return i
+}
+
+const maxAssigned = 1 << 16
+
+// checkTimes refuses a batch with a time DuckDB's BIGINT nanoseconds
+// cannot hold, naming the record, before anything is written.
+func checkTimes(b *record.Batch) error {
+	for i := range b.Windows {
+		if _, err := times("windows", i, b.Windows[i].Start, b.Windows[i].End); err != nil {
+			return err
+		}
+	}
+	for i := range b.Flows {
+		if _, err := times("flows", i, b.Flows[i].Start, b.Flows[i].End); err != nil {
+			return err
+		}
+	}
+	for i := range b.Transactions {
+		if _, err := times("transactions", i, b.Transactions[i].RequestTime, b.Transactions[i].ResponseTime); err != nil {
+			return err
+		}
+	}
+	for i := range b.Traffic {
+		if _, err := times("traffic", i, b.Traffic[i].Start, b.Traffic[i].End); err != nil {
+			return err
+		}
+	}
+	for i := range b.Edges {
+		if _, err := times("edges", i, b.Edges[i].Start, b.Edges[i].End); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeTx writes the batches in one transaction, filling res (dup and
+// counts); an error means nothing of it was stored.
+func (w *writer) writeTx(reqs []*writeReq, res []writeRes) (err error) {
+	ctx := context.Background() // one batch's caller must not abort the others
+	if w.broken {
+		if err := w.reset(); err != nil {
+			return err
+		}
+	}
+	c := w.conn
+	if _, err := c.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return err
+	}
+	// ids of a rolled back write are skipped, never reused.
+	defer func() {
+		if err != nil {
+			for _, a := range w.apps {
+				if a.Clear() != nil {
+					w.broken = true
+				}
+			}
+			if _, rerr := c.ExecContext(ctx, "ROLLBACK"); rerr != nil {
+				w.broken = true
+			}
+		}
+	}()
+
+	probes := map[string]*probeState{}
+	var total [5]int
+	for i, r := range reqs {
+		b := r.b
+		id := encText(b.Probe.ID)
+		ps := probes[id]
+		if ps == nil {
+			ps = &probeState{}
+			switch err := c.QueryRowContext(ctx, `SELECT last_seq, batches, records, first_seen FROM probes WHERE id = ?`, id).
+				Scan(&ps.lastSeq, &ps.batches, &ps.records, &ps.firstSeen); {
+			case err == nil:
+				ps.known = true
+			case errors.Is(err, sql.ErrNoRows):
+			default:
+				return err
+			}
+			probes[id] = ps
+		}
+		if (ps.known || ps.changed) && b.Seq <= ps.lastSeq {
+			res[i].dup = true
+			continue
+		}
+		if res[i].counts, err = w.appendBatch(b); err != nil {
+			return err
+		}
+		for j := range total {
+			total[j] += res[i].counts[j]
+		}
+		if ps.info, err = gobBytes(b.Probe); err != nil {
+			return err
+		}
+		if b.Loss != nil {
+			if ps.loss, err = gobBytes(b.Loss); err != nil {
+				return err
+			}
+		}
+		if !ps.known && !ps.changed {
+			ps.firstSeen = r.nowNS
+		}
+		ps.changed = true
+		ps.lastSeen = r.nowNS
+		ps.lastSeq = b.Seq
+		ps.batches++
+		ps.records += uint64(b.Records())
+	}
+	for j, t := range appendTables {
+		if total[j] == 0 {
+			continue
+		}
+		if err := w.apps[t].Flush(); err != nil {
+			w.broken = true
+			return fmt.Errorf("append to %s: %w", t, err)
+		}
+	}
+	for id, ps := range probes {
+		if !ps.changed {
+			continue
+		}
+		if ps.known {
+			_, err = c.ExecContext(ctx, `UPDATE probes SET info = ?, last_report = ?, last_seq = ?,
+				batches = ?, records = ?, loss = coalesce(?, loss) WHERE id = ?`,
+				ps.info, ps.lastSeen, ps.lastSeq, ps.batches, ps.records, ps.loss, id)
+		} else {
+			_, err = c.ExecContext(ctx, `INSERT INTO probes VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				id, ps.info, ps.firstSeen, ps.lastSeen, ps.lastSeq, ps.batches, ps.records, ps.loss)
+		}
+		if err != nil {
+			return fmt.Errorf("probe status: %w", err)
+		}
+	}
+	if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
+		return err
+	}
+	return nil
+}
+
+// appendBatch appends the batch's records, each table in time order.
+func (w *writer) appendBatch(b *record.Batch) (counts [5]int, err error) {
+	add := func(table string, vals ...driver.Value) error {
+		if err := w.apps[table].AppendRow(vals...); err != nil {
+			w.broken = true
+			return fmt.Errorf("append to %s: %w", table, err)
+		}
+		return nil
+	}
+
+	for _, i := range timeOrder(len(b.Windows), func(i int) time.Time { return b.Windows[i].Start }) {
+		r := &b.Windows[i]
+		ts, err := times("windows", i, r.Start, r.End)
+		if err != nil {
+			return counts, err
+		}
+		if err := add("windows", w.id(), encText(r.Probe), ts[0], ts[1], r.Packets, r.Bytes, r.Summary); err != nil {
+			return counts, err
+		}
+		counts[0]++
+	}
+
+	for _, i := range timeOrder(len(b.Flows), func(i int) time.Time { return b.Flows[i].Start }) {
+		r := &b.Flows[i]
+		ts, err := times("flows", i, r.Start, r.End)
+		if err != nil {
+			return counts, err
+		}
+		ca, sa := splitAddr(r.Client.Addr()), splitAddr(r.Server.Addr())
+		v := append(w.row[:0], w.id(), encText(r.Probe), ts[0], ts[1], encText(r.Transport),
+			ca.fam, ca.hi, ca.lo, r.Client.Port(), sa.fam, sa.hi, sa.lo, r.Server.Port(),
+			encText(r.App), encText(r.Device), r.VLAN, r.TunnelID,
+			r.Packets[0], r.Packets[1], r.Bytes[0], r.Bytes[1], r.Retransmissions[0], r.Retransmissions[1],
+			int64(r.RTT), encText(r.State), r.Ended)
+		w.row = v
+		if err := add("flows", v...); err != nil {
+			return counts, err
+		}
+		counts[1]++
+	}
+
+	for _, i := range timeOrder(len(b.Transactions), func(i int) time.Time { return b.Transactions[i].Time() }) {
+		r := &b.Transactions[i]
+		ts, err := times("transactions", i, r.Time(), r.RequestTime, r.ResponseTime)
+		if err != nil {
+			return counts, err
+		}
+		ca, sa := splitAddr(r.Client.Addr()), splitAddr(r.Server.Addr())
+		var flags []string
+		if r.Flags != nil {
+			flags = make([]string, len(r.Flags))
+			for j, f := range r.Flags {
+				flags[j] = encText(f)
+			}
+		}
+		var fields []map[string]any
+		if r.Fields != nil {
+			fields = make([]map[string]any, len(r.Fields))
+			for j, f := range r.Fields {
+				fields[j] = map[string]any{"k": encText(f.Key), "v": encText(f.Value)}
+			}
+		}
+		v := append(w.row[:0], w.id(), encText(r.Probe), ts[0], encText(r.Proto), encText(r.Transport),
+			ca.fam, ca.hi, ca.lo, r.Client.Port(), sa.fam, sa.hi, sa.lo, r.Server.Port(),
+			ts[1], ts[2], int64(r.Latency), r.RequestBytes, r.ResponseBytes,
+			encText(r.Op), encText(r.Target), encText(r.Status), encText(r.Outcome), listValue(flags), listValue(fields))
+		w.row = v
+		if err := add("transactions", v...); err != nil {
+			return counts, err
+		}
+		counts[2]++
+	}
+
+	for _, i := range timeOrder(len(b.Traffic), func(i int) time.Time { return b.Traffic[i].Start }) {
+		r := &b.Traffic[i]
+		ts, err := times("traffic", i, r.Start, r.End)
+		if err != nil {
+			return counts, err
+		}
+		if err := add("traffic", encText(r.Probe), encText(r.Device), encText(r.Direction), ts[0], ts[1], r.Packets, r.Bytes); err != nil {
+			return counts, err
+		}
+		counts[3]++
+	}
+
+	for _, i := range timeOrder(len(b.Edges), func(i int) time.Time { return b.Edges[i].Start }) {
+		r := &b.Edges[i]
+		ts, err := times("edges", i, r.Start, r.End)
+		if err != nil {
+			return counts, err
+		}
+		ca, sa := splitAddr(r.Client), splitAddr(r.Server)
+		v := append(w.row[:0], encText(r.Probe), ts[0], ts[1], ca.fam, ca.hi, ca.lo, sa.fam, sa.hi, sa.lo,
+			encText(r.Transport), encText(r.App), r.Port, r.Flows, r.Packets, r.Bytes, r.Requests, r.Errors,
+			int64(r.LatencySum), r.LatencyCount, int64(r.LatencyMax))
+		w.row = v
+		if err := add("edges", v...); err != nil {
+			return counts, err
+		}
+		counts[4]++
+	}
+	return counts, nil
+}
+
+// listValue keeps a nil list NULL (an empty one stays empty), so that the
+// difference survives a round trip.
+func listValue[T any](l []T) driver.Value {
+	if l == nil {
+		return nil
+	}
+	return l
+}
+
+func (w *writer) id() uint64 { return w.s.nextID.Add(1) }
+
+// timeNS converts t to the column form; false when DuckDB's BIGINT
+// nanoseconds cannot hold it (before 1677 or after 2262).
+func timeNS(t time.Time) (int64, bool) {
+	if t.IsZero() {
+		return noTime, true
+	}
+	if t.Before(minTime) || t.After(maxTime) {
+		return 0, false
+	}
+	return t.UnixNano(), true
+}
+
+func nsTime(ns int64) time.Time {
+	if ns == noTime {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+// times converts a record's times, naming the record when one is out of
+// range.
+func times(table string, i int, ts ...time.Time) ([3]int64, error) {
+	var out [3]int64
+	for j, t := range ts {
+		ns, ok := timeNS(t)
+		if !ok {
+			return out, fmt.Errorf("%w: %s[%d]: time %v out of range (1678..2262)", ErrBadBatch, table, i, t)
+		}
+		out[j] = ns
+	}
+	return out, nil
+}
+
+// timeOrder returns the indices 0..n-1 ordered by time (stable), without
+// sorting when they already are: rows appended in time order keep the
+// zone maps of the time columns tight.
+func timeOrder(n int, at func(int) time.Time) []int {
+	idx := make([]int, n)
+	sorted := true
+	for i := range idx {
+		idx[i] = i
+		if i > 0 && at(i).Before(at(i-1)) {
+			sorted = false
+		}
+	}
+	if !sorted {
+		slices.SortStableFunc(idx, func(a, b int) int { return at(a).Compare(at(b)) })
+	}
+	return idx
+}
+
+func gobBytes(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(v); err != nil {
+		return nil, fmt.Errorf("encode %T: %w", v, err)
+	}
+	return buf.Bytes(), nil
+}
+
+func gobDecode(b []byte, v any) error {
+	return gob.NewDecoder(bytes.NewReader(b)).Decode(v)
+}
