@@ -105,7 +105,7 @@ func TestMappedWindowsSlide(t *testing.T) {
 	path = writeTemp(t, "cut.pcapng", ng[:len(ng)-1000])
 	got, gst = readFile(t, path, FileOptions{})
 	want, wst = readBytes(t, ng[:len(ng)-1000], FileOptions{})
-	if len(got) != 60 || gst != wst || gst.TruncatedRecords != 1 {
+	if len(got) != 60 || !reflect.DeepEqual(got, want) || gst != wst || gst.TruncatedRecords != 1 {
 		t.Fatalf("cut pcapng: %d frames, stats %+v; buffered: stats %+v", len(got), gst, wst)
 	}
 }
