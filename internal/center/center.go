@@ -136,7 +136,13 @@ func New(cfg config.Center, opt Options, log *slog.Logger) (*Center, error) {
 // once, so that every query reads them ready.
 func (c *Center) handle(ctx context.Context, b *record.Batch) (bool, error) {
 	b.Edges = graph.Derive(b)
-	return c.store.Write(ctx, b, time.Now())
+	dup, err := c.store.Write(ctx, b, time.Now())
+	if errors.Is(err, duckdb.ErrBadBatch) {
+		// A batch the store can never take: the probe must drop and count
+		// it rather than resend it forever.
+		err = fmt.Errorf("%w: %w", ingest.ErrRefused, err)
+	}
+	return dup, err
 }
 
 // Start listens on the gRPC and API addresses.

@@ -134,6 +134,9 @@ type Store struct {
 
 	writers []*writer
 	nextID  atomic.Uint64 // last row id handed out
+	// talkersFrom is the first bucket of the talkers rollup that is
+	// complete (retention has cut into the older ones).
+	talkersFrom atomic.Int64
 
 	amu      sync.Mutex
 	assigned map[string]int // probe → writer
@@ -205,6 +208,10 @@ func Open(cfg Config, log *slog.Logger) (*Store, error) {
 		return nil, fmt.Errorf("duckdb: %s: %w", path, err)
 	}
 	s.nextID.Store(last)
+	if err := loadTalkersFrom(ctx, s); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("duckdb: %s: %w", path, err)
+	}
 	for range numWriters {
 		w, err := newWriter(ctx, s)
 		if err != nil {
@@ -236,12 +243,19 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	<-s.done
-	var errs []error
 	for _, w := range s.writers {
 		<-w.exit
 		w.mu.Lock() // a Retain call may still be running
+		defer w.mu.Unlock()
+	}
+	// Merge the rollup rows of this run's last buckets now: after a
+	// restart nothing remembers them (they stay correct, only slower).
+	if err := s.mergeTalkers(context.Background()); err != nil {
+		s.log.Warn("merge of the talkers rollup at close failed", "err", err)
+	}
+	var errs []error
+	for _, w := range s.writers {
 		errs = append(errs, w.close())
-		w.mu.Unlock()
 	}
 	errs = append(errs, s.db.Close())
 	return errors.Join(errs...)

@@ -112,6 +112,11 @@ func (w *where) overlap(tr store.TimeRange, inclusiveEnd bool) error {
 	if err != nil {
 		return err
 	}
+	w.overlapNS(from, to, inclusiveEnd)
+	return nil
+}
+
+func (w *where) overlapNS(from, to int64, inclusiveEnd bool) {
 	op := ">"
 	if inclusiveEnd {
 		op = ">="
@@ -120,7 +125,6 @@ func (w *where) overlap(tr store.TimeRange, inclusiveEnd bool) error {
 	if from != math.MinInt64 {
 		w.add("end_ns "+op+" ?", []any{from})
 	}
-	return nil
 }
 
 // Cursors are the last row's sort key (time, id), with the kind of query
@@ -270,9 +274,25 @@ func (s *Store) Windows(ctx context.Context, q store.WindowQuery) ([]record.Wind
 
 // flowFilter adds a FlowFilter's conditions.
 func flowFilter(w *where, f *store.FlowFilter) error {
-	if err := w.overlap(f.TimeRange, true); err != nil {
-		return err
+	_, err := flowFilterPlan(w, f)
+	return err
+}
+
+// flowFilterPlan adds a FlowFilter's conditions and tells what the rollup
+// plan needs to know of it.
+func flowFilterPlan(w *where, f *store.FlowFilter) (storeFilter, error) {
+	from, to, err := rangeNS(f.TimeRange)
+	if err != nil {
+		return storeFilter{}, err
 	}
+	sf := storeFilter{from: from, to: to,
+		onlyTimeAndProbes: f.Transport == "" && f.App == "" && f.Device == "" && f.Port == 0 &&
+			f.Host == (netip.Prefix{}) && f.Client == (netip.Prefix{}) && f.Server == (netip.Prefix{})}
+	return sf, flowConds(w, f, from, to)
+}
+
+func flowConds(w *where, f *store.FlowFilter, from, to int64) error {
+	w.overlapNS(from, to, true)
 	if err := w.in("probe", f.Probes, "probes"); err != nil {
 		return err
 	}
@@ -421,39 +441,51 @@ func (s *Store) FlowGroups(ctx context.Context, q store.GroupQuery) ([]store.Gro
 		keys = append(keys, gc.cols...)
 	}
 	var w where
-	if err := flowFilter(&w, &q.FlowFilter); err != nil {
+	sf, err := flowFilterPlan(&w, &q.FlowFilter)
+	if err != nil {
 		return nil, err
 	}
 	src := "flows" + w.sql()
 	args := w.args
+	// inner is the aggregation of src: per-flow rows by default, the
+	// per-row n/p/b columns when the rollup is read.
+	inner := `count(*) AS flows, sum(packets_cs) + sum(packets_sc) AS packets, sum(bytes_cs) + sum(bytes_sc) AS bytes`
+	var need []string // the columns the host branches carry besides the host
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "h_") {
+			need = append(need, k)
+		}
+	}
 	if host {
-		// Each flow once for its client and once for its server; a flow
-		// between an address and itself counts once. The branches carry
-		// only the columns the grouping needs: DuckDB does not prune the
-		// others through UNION ALL, and they would double the cost.
-		var need []string
-		for _, k := range keys {
-			if !strings.HasPrefix(k, "h_") {
-				need = append(need, k)
-			}
+		r0, r1, marked, ok, err := s.talkersPlan(ctx, q.GroupBy, &sf)
+		if err != nil {
+			return nil, err
 		}
-		need = append(need, "packets_cs", "packets_sc", "bytes_cs", "bytes_sc")
-		cols := strings.Join(need, ", ")
-		other := w.sql()
-		if other == "" {
-			other = " WHERE "
+		if ok {
+			src, args = talkersSource(need, &w, q.Probes, r0, r1, marked)
+			inner = `sum(n) AS flows, sum(p) AS packets, sum(b) AS bytes`
 		} else {
-			other += " AND "
+			// Each flow once for its client and once for its server; a
+			// flow between an address and itself counts once. The
+			// branches carry only the columns the grouping needs: DuckDB
+			// does not prune the others through UNION ALL, and they would
+			// double the cost.
+			need = append(need, "packets_cs", "packets_sc", "bytes_cs", "bytes_sc")
+			cols := strings.Join(need, ", ")
+			other := w.sql()
+			if other == "" {
+				other = " WHERE "
+			} else {
+				other += " AND "
+			}
+			other += "NOT (c_fam = s_fam AND c_hi = s_hi AND c_lo = s_lo)"
+			src = `(SELECT ` + cols + `, c_fam AS h_fam, c_hi AS h_hi, c_lo AS h_lo FROM flows` + w.sql() +
+				` UNION ALL SELECT ` + cols + `, s_fam, s_hi, s_lo FROM flows` + other + `)`
+			args = append(slices.Clone(w.args), w.args...)
 		}
-		other += "NOT (c_fam = s_fam AND c_hi = s_hi AND c_lo = s_lo)"
-		src = `(SELECT ` + cols + `, c_fam AS h_fam, c_hi AS h_hi, c_lo AS h_lo FROM flows` + w.sql() +
-			` UNION ALL SELECT ` + cols + `, s_fam, s_hi, s_lo FROM flows` + other + `)`
-		args = append(slices.Clone(w.args), w.args...)
 	}
 	keyList := strings.Join(keys, ", ")
-	stmt := `SELECT ` + keyList + `, count(*) AS flows,
-		sum(packets_cs) + sum(packets_sc) AS packets, sum(bytes_cs) + sum(bytes_sc) AS bytes
-		FROM ` + src + ` GROUP BY ` + keyList
+	stmt := `SELECT ` + keyList + `, ` + inner + ` FROM ` + src + ` GROUP BY ` + keyList
 	stmt = `SELECT ` + keyList + `, ` + saturate("flows") + `, ` + saturate("packets") + `, ` + saturate("bytes") +
 		` FROM (` + stmt + `) ORDER BY ` + orderCol + ` DESC, ` + keyList + ` LIMIT ?`
 	rows, err := s.query(ctx, stmt, append(args, limit))

@@ -281,7 +281,6 @@ func TestFlowGroups(t *testing.T) {
 	d := fillStore(t, s, 43)
 	g := newGen(43, 400)
 	g.r = rand.New(rand.NewPCG(9, 10))
-	ctx := context.Background()
 	cols := []string{store.ColProbe, store.ColClient, store.ColServer, store.ColHost, store.ColPort,
 		store.ColApp, store.ColTransport, store.ColDevice}
 	for qi := range 80 {
@@ -297,60 +296,70 @@ func TestFlowGroups(t *testing.T) {
 			q.GroupBy = []string{store.ColHost} // the "top talkers" query
 		}
 		q.OrderBy = pick(g.r, []string{"", store.OrderBytes, store.OrderPackets, store.OrderFlows})
-		order := cmp.Or(q.OrderBy, store.OrderBytes)
 
-		want := map[string]store.Group{}
-		add := func(f *record.Flow, host netip.Addr) {
-			key := make([]string, len(q.GroupBy))
-			for i, c := range q.GroupBy {
-				key[i] = groupKey(c, f, host)
-			}
-			k := strings.Join(key, "\x00")
-			gr := want[k]
-			gr.Key = key
-			gr.Flows++
-			gr.Packets += f.Packets[0] + f.Packets[1]
-			gr.Bytes += f.Bytes[0] + f.Bytes[1]
-			want[k] = gr
+		checkGroups(t, s, d.flows, q, fmt.Sprintf("query %d", qi))
+	}
+}
+
+// checkGroups compares FlowGroups(q) with a brute force computation over
+// flows: the groups returned, their sums, their order, and that no group
+// left out beats the last one returned.
+func checkGroups(t *testing.T, s *Store, flows []record.Flow, q store.GroupQuery, name string) {
+	t.Helper()
+	ctx := context.Background()
+	order := cmp.Or(q.OrderBy, store.OrderBytes)
+	limit := cmp.Or(q.Limit, store.DefaultLimit)
+	want := map[string]store.Group{}
+	add := func(f *record.Flow, host netip.Addr) {
+		key := make([]string, len(q.GroupBy))
+		for i, c := range q.GroupBy {
+			key[i] = groupKey(c, f, host)
 		}
-		hostly := slices.Contains(q.GroupBy, store.ColHost)
-		for i := range d.flows {
-			f := &d.flows[i]
-			if !flowMatches(&q.FlowFilter, f) {
-				continue
-			}
-			add(f, f.Client.Addr())
-			if hostly && f.Server.Addr() != f.Client.Addr() {
-				add(f, f.Server.Addr())
-			}
+		k := strings.Join(key, "\x00")
+		gr := want[k]
+		gr.Key = key
+		gr.Flows++
+		gr.Packets += f.Packets[0] + f.Packets[1]
+		gr.Bytes += f.Bytes[0] + f.Bytes[1]
+		want[k] = gr
+	}
+	hostly := slices.Contains(q.GroupBy, store.ColHost)
+	for i := range flows {
+		f := &flows[i]
+		if !flowMatches(&q.FlowFilter, f) {
+			continue
 		}
-		got, err := s.FlowGroups(ctx, q)
-		if err != nil {
-			t.Fatalf("query %d %+v: %v", qi, q, err)
+		add(f, f.Client.Addr())
+		if hostly && f.Server.Addr() != f.Client.Addr() {
+			add(f, f.Server.Addr())
 		}
-		if len(got) != min(q.Limit, len(want)) {
-			t.Fatalf("query %d %+v: %d groups, want %d", qi, q, len(got), min(q.Limit, len(want)))
+	}
+	got, err := s.FlowGroups(ctx, q)
+	if err != nil {
+		t.Fatalf("%s %+v: %v", name, q, err)
+	}
+	if len(got) != min(limit, len(want)) {
+		t.Fatalf("%s %+v: %d groups, want %d", name, q, len(got), min(limit, len(want)))
+	}
+	returned := map[string]bool{}
+	for i, gr := range got {
+		k := strings.Join(gr.Key, "\x00")
+		if returned[k] {
+			t.Fatalf("%s: group %q twice", name, gr.Key)
 		}
-		returned := map[string]bool{}
-		for i, gr := range got {
-			k := strings.Join(gr.Key, "\x00")
-			if returned[k] {
-				t.Fatalf("query %d: group %q twice", qi, gr.Key)
-			}
-			returned[k] = true
-			if w, ok := want[k]; !ok || w.Flows != gr.Flows || w.Packets != gr.Packets || w.Bytes != gr.Bytes {
-				t.Fatalf("query %d %+v: group %q = %+v, want %+v", qi, q, gr.Key, gr, w)
-			}
-			if i > 0 && metric(gr, order) > metric(got[i-1], order) {
-				t.Fatalf("query %d: groups not ordered by %s at %d", qi, order, i)
-			}
+		returned[k] = true
+		if w, ok := want[k]; !ok || w.Flows != gr.Flows || w.Packets != gr.Packets || w.Bytes != gr.Bytes {
+			t.Fatalf("%s %+v: group %q = %+v, want %+v", name, q, gr.Key, gr, w)
 		}
-		if len(got) > 0 {
-			lowest := metric(got[len(got)-1], order)
-			for k, w := range want {
-				if !returned[k] && metric(w, order) > lowest {
-					t.Fatalf("query %d %+v: group %q (%s %d) missing from the top %d", qi, q, w.Key, order, metric(w, order), q.Limit)
-				}
+		if i > 0 && metric(gr, order) > metric(got[i-1], order) {
+			t.Fatalf("%s: groups not ordered by %s at %d", name, order, i)
+		}
+	}
+	if len(got) > 0 {
+		lowest := metric(got[len(got)-1], order)
+		for k, w := range want {
+			if !returned[k] && metric(w, order) > lowest {
+				t.Fatalf("%s %+v: group %q (%s %d) missing from the top %d", name, q, w.Key, order, metric(w, order), limit)
 			}
 		}
 	}

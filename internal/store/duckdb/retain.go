@@ -63,6 +63,9 @@ func (s *Store) Retain(ctx context.Context, now time.Time) (st store.RetainStats
 	if err != nil {
 		return st, err
 	}
+	if err := s.mergeTalkers(ctx); err != nil {
+		return st, err
+	}
 
 	used, err := s.usedBytes(ctx)
 	if err != nil {
@@ -93,9 +96,10 @@ func (s *Store) Retain(ctx context.Context, now time.Time) (st store.RetainStats
 
 // shrink deletes the oldest data of every table until the data takes at
 // most sizeTarget × MaxBytes. Data is about uniform in time, so each pass
-// cuts the share of the time span that is over the target; DuckDB frees
-// blocks only for whole row groups (122,880 rows), so a pass that freed
-// nothing cuts twice as much the next time.
+// cuts the share of the time span that is over the target. DuckDB frees
+// space by whole blocks (256 KiB) of row groups (122,880 rows): a pass
+// that freed nothing while the data is still over MaxBytes cuts twice as
+// much the next time; under MaxBytes it stops there.
 func (s *Store) shrink(ctx context.Context, used int64, removed map[string]uint64) error {
 	target := int64(float64(s.cfg.Retention.MaxBytes) * sizeTarget)
 	frac := 0.0
@@ -127,8 +131,14 @@ func (s *Store) shrink(ctx context.Context, used int64, removed map[string]uint6
 			return err
 		}
 		s.log.Info("retention by size", "pass", pass, "cut", nsTime(cut), "removed_rows", n, "used_bytes", used)
-		if used < prev {
+		switch {
+		case used < prev:
 			frac = 0 // the estimate worked: start over from the new size
+		case used <= s.cfg.Retention.MaxBytes:
+			// Under the limit, and the last cut freed no block: cutting
+			// harder would delete far more than needed. The next pass,
+			// with more data behind the cut, will free whole blocks.
+			return nil
 		}
 	}
 	return nil
@@ -151,7 +161,11 @@ func (s *Store) deleteBefore(ctx context.Context, cut int64, removed map[string]
 			total += uint64(n)
 		}
 	}
-	return total, nil
+	before := removed["talkers"]
+	if err := s.dropTalkersBefore(ctx, cut, removed); err != nil {
+		return total, err
+	}
+	return total + removed["talkers"] - before, nil
 }
 
 // span is the oldest and newest start over every table, leaving out the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -21,10 +22,11 @@ import (
 // maps (min/max per row group) on the time columns skip the row groups a
 // time range does not touch.
 
-// migrations[i] brings the schema from version i to i+1. Append, never
+// migrations[v] brings the schema from version v-1 to v. Append, never
 // edit: a database records the version it reached.
 var migrations = []string{
 	1: schemaV1,
+	2: schemaV2,
 }
 
 const schemaV1 = `
@@ -114,6 +116,44 @@ CREATE TABLE edges (
 	latency_max_ns BIGINT NOT NULL
 );
 `
+
+// schemaV2 adds the top talkers rollup (talkers.go) and builds it from
+// the flows already stored, with the same rules as the writers: flows
+// without a start time are left out, a flow ending before it starts only
+// marks its bucket, sums hold at 2^64-1.
+var schemaV2 = `
+CREATE TABLE talkers (
+	bucket BIGINT NOT NULL,       -- start of the bucket of the flows' start (talkerBucket)
+	probe VARCHAR NOT NULL,
+	h_fam UTINYINT NOT NULL, h_hi UBIGINT NOT NULL, h_lo UBIGINT NOT NULL,
+	flows UBIGINT NOT NULL,
+	packets UBIGINT NOT NULL,
+	bytes UBIGINT NOT NULL
+);
+CREATE TABLE meta (
+	key VARCHAR NOT NULL,
+	value BIGINT NOT NULL
+);
+INSERT INTO talkers
+SELECT bucket, probe, h_fam, h_hi, h_lo, ` + saturate("sum(n)") + `, ` + saturate("sum(p)") + `, ` + saturate("sum(b)") + `
+FROM (
+	SELECT ` + bucketSQL + ` AS bucket, probe, c_fam AS h_fam, c_hi AS h_hi, c_lo AS h_lo,
+		1 AS n, packets_cs::HUGEINT + packets_sc AS p, bytes_cs::HUGEINT + bytes_sc AS b
+	FROM flows WHERE start_ns >= ` + minRolledSQL + ` AND end_ns >= start_ns
+	UNION ALL
+	SELECT ` + bucketSQL + `, probe, s_fam, s_hi, s_lo, 1, packets_cs::HUGEINT + packets_sc, bytes_cs::HUGEINT + bytes_sc
+	FROM flows WHERE start_ns >= ` + minRolledSQL + ` AND end_ns >= start_ns AND NOT (c_fam = s_fam AND c_hi = s_hi AND c_lo = s_lo)
+	UNION ALL
+	SELECT DISTINCT ` + bucketSQL + `, probe, ` + strconv.Itoa(talkerMarker) + `, 0, 0, 0, 0, 0
+	FROM flows WHERE start_ns >= ` + minRolledSQL + ` AND end_ns < start_ns
+) GROUP BY bucket, probe, h_fam, h_hi, h_lo ORDER BY bucket;
+`
+
+var minRolledSQL = strconv.FormatInt(minRolled, 10)
+
+// bucketSQL is floorBucket(start_ns) in SQL (constants only).
+var bucketSQL = "(start_ns - (((start_ns % " + strconv.FormatInt(talkerBucket, 10) + ") + " +
+	strconv.FormatInt(talkerBucket, 10) + ") % " + strconv.FormatInt(talkerBucket, 10) + "))"
 
 // schemaVersion is the version this code reads and writes.
 func schemaVersion() int { return len(migrations) - 1 }

@@ -28,7 +28,10 @@ var (
 )
 
 // tables that take appended rows, in the order a batch fills them.
-var appendTables = []string{"windows", "flows", "transactions", "traffic", "edges"}
+var appendTables = []string{"windows", "flows", "transactions", "traffic", "edges", "talkers"}
+
+// tableCount is len(appendTables).
+const tableCount = 6
 
 // Writes go through a few writer goroutines, each with its own connection
 // and one appender per table; DuckDB runs their appends in parallel. A
@@ -56,7 +59,7 @@ type writeReq struct {
 
 type writeRes struct {
 	dup    bool
-	counts [5]int
+	counts [tableCount]int
 	err    error
 }
 
@@ -73,6 +76,10 @@ type writer struct {
 	apps   map[string]*duck.Appender
 	row    []driver.Value
 	broken bool // an appender failed: rebuild before the next write
+
+	talkers        map[talkerKey]talkerSum // rollup of the open transaction
+	pendingBuckets map[int64]bool          // its buckets
+	touched        map[int64]bool          // buckets written since the last merge
 }
 
 func newWriter(ctx context.Context, s *Store) (*writer, error) {
@@ -81,7 +88,8 @@ func newWriter(ctx context.Context, s *Store) (*writer, error) {
 		return nil, err
 	}
 	w := &writer{s: s, conn: c, apps: map[string]*duck.Appender{},
-		reqs: make(chan *writeReq, queueLen), exit: make(chan struct{})}
+		reqs: make(chan *writeReq, queueLen), exit: make(chan struct{}),
+		talkers: map[talkerKey]talkerSum{}, pendingBuckets: map[int64]bool{}, touched: map[int64]bool{}}
 	if err := w.openAppenders(); err != nil {
 		w.close()
 		return nil, err
@@ -362,6 +370,13 @@ func (w *writer) writeTx(reqs []*writeReq, res []writeRes) (err error) {
 	}
 	// ids of a rolled back write are skipped, never reused.
 	defer func() {
+		clear(w.talkers)
+		if err == nil {
+			for b := range w.pendingBuckets {
+				w.touched[b] = true
+			}
+		}
+		clear(w.pendingBuckets)
 		if err != nil {
 			for _, a := range w.apps {
 				if a.Clear() != nil {
@@ -375,7 +390,7 @@ func (w *writer) writeTx(reqs []*writeReq, res []writeRes) (err error) {
 	}()
 
 	probes := map[string]*probeState{}
-	var total [5]int
+	var total [tableCount]int
 	for i, r := range reqs {
 		b := r.b
 		id := encText(b.Probe.ID)
@@ -419,6 +434,17 @@ func (w *writer) writeTx(reqs []*writeReq, res []writeRes) (err error) {
 		ps.batches++
 		ps.records += uint64(b.Records())
 	}
+	nt, err := w.appendTalkers()
+	if err != nil {
+		return err
+	}
+	total[tableCount-1] = nt
+	for i := range res {
+		if !res[i].dup {
+			res[i].counts[tableCount-1] = nt // counted once, with a stored batch
+			break
+		}
+	}
 	for j, t := range appendTables {
 		if total[j] == 0 {
 			continue
@@ -451,7 +477,7 @@ func (w *writer) writeTx(reqs []*writeReq, res []writeRes) (err error) {
 }
 
 // appendBatch appends the batch's records, each table in time order.
-func (w *writer) appendBatch(b *record.Batch) (counts [5]int, err error) {
+func (w *writer) appendBatch(b *record.Batch) (counts [tableCount]int, err error) {
 	add := func(table string, vals ...driver.Value) error {
 		if err := w.apps[table].AppendRow(vals...); err != nil {
 			w.broken = true
@@ -488,6 +514,7 @@ func (w *writer) appendBatch(b *record.Batch) (counts [5]int, err error) {
 		if err := add("flows", v...); err != nil {
 			return counts, err
 		}
+		w.tally(r, ts[0], ts[1])
 		counts[1]++
 	}
 
