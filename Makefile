@@ -54,6 +54,7 @@ bench: build
 	bench/flowflood.sh
 	bench/streamflood.sh
 	bench/l7compare.sh
+	bench/center-store.sh
 
 clean:
 	rm -rf bin
