@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -255,9 +257,9 @@ func cmdAll(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		_ = stopReport(context.Background())
 		if errors.Is(err, os.ErrPermission) || strings.Contains(err.Error(), "operation not permitted") {
-			return fmt.Errorf("capturing on %s needs root or CAP_NET_RAW: run it with sudo (sudo %s), "+
-				"or look at a capture file instead: wirewatch read FILE, or wirewatch center --replay FILE (%v)",
-				strings.Join(pcfg.Capture.Devices, ","), strings.Join(os.Args, " "), err)
+			return fmt.Errorf("capturing on %s needs root or CAP_NET_RAW: run `sudo %s`, "+
+				"or look at a capture file instead: `wirewatch read FILE`, or `wirewatch center --replay FILE` to browse it through the API",
+				strings.Join(pcfg.Capture.Devices, ","), strings.Join(os.Args, " "))
 		}
 		return err
 	}
@@ -270,11 +272,10 @@ func cmdAll(args []string, stdout, stderr io.Writer) error {
 }
 
 func portOf(hostport string) uint16 {
-	i := strings.LastIndexByte(hostport, ':')
-	if i < 0 {
+	_, port, err := net.SplitHostPort(hostport)
+	if err != nil {
 		return 0
 	}
-	var p uint16
-	_, _ = fmt.Sscan(hostport[i+1:], &p)
-	return p
+	p, _ := strconv.ParseUint(port, 10, 16)
+	return uint16(p)
 }

@@ -37,10 +37,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var err error
 	cmd := "wirewatch"
 	if len(args) > 0 {
-		cmd = args[0]
+		switch a := args[0]; {
+		case !strings.HasPrefix(a, "-"), a == "--version", a == "-h", a == "--help":
+			cmd = a
+		}
 	}
 	switch cmd {
-	case "wirewatch":
+	case "wirewatch": // no command, or flags only: the one-process mode
 		err = cmdAll(args, stdout, stderr)
 	case "center":
 		err = cmdCenter(args[1:], stdout, stderr)
@@ -53,10 +56,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
-		if strings.HasPrefix(cmd, "-") {
-			err = cmdAll(args, stdout, stderr)
-			break
-		}
 		fmt.Fprintf(stderr, "wirewatch: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}

@@ -24,10 +24,9 @@ func openMapped(f *os.File, size int64, path string, opt FileOptions) (_ Source,
 		cur = nil
 		return err
 	}
+	// move maps the new window before it unmaps the old one: when the new
+	// mapping fails, the caller still reads the unread tail from the old.
 	move := func(off int64) ([]byte, error) {
-		if err := unmap(); err != nil {
-			return nil, err
-		}
 		n := min(size-off, mmapWindow+maxCaplen+64)
 		if int64(int(off)) != off || n <= 0 {
 			return nil, errors.New("capture: offset out of range")
@@ -38,6 +37,10 @@ func openMapped(f *os.File, size int64, path string, opt FileOptions) (_ Source,
 		}
 		// The kernel reads ahead further for a sequential pass.
 		_ = syscall.Madvise(data, syscall.MADV_SEQUENTIAL)
+		if err := unmap(); err != nil {
+			_ = syscall.Munmap(data)
+			return nil, err
+		}
 		cur = data
 		return data, nil
 	}

@@ -29,7 +29,10 @@ type Reporter interface {
 // flowRecord builds the record of f's activity since its last fold (its
 // window counters). ok is false when the flow had no traffic since and
 // did not end.
-func flowRecord(f *flow.Flow, winStart int64, app string, device string, ended bool) (r record.Flow, ok bool) {
+//
+// Device stays empty: a flow may cross several devices, and the
+// per-device traffic travels in the window's traffic records.
+func flowRecord(f *flow.Flow, winStart int64, app string, ended bool) (r record.Flow, ok bool) {
 	w := f.Win
 	if w[0].Packets == 0 && w[1].Packets == 0 && !ended {
 		return r, false
@@ -45,7 +48,6 @@ func flowRecord(f *flow.Flow, winStart int64, app string, device string, ended b
 		Client:    f.Client,
 		Server:    f.Server,
 		App:       app,
-		Device:    device,
 		VLAN:      f.VLAN,
 		TunnelID:  f.TunnelID,
 		Packets:   [2]uint64{w[0].Packets, w[1].Packets},

@@ -80,7 +80,7 @@ func (s *shard) reportFlow(f *flow.Flow, ended bool) {
 	if s.l7 != nil {
 		app = s.l7.ProtocolOf(f)
 	}
-	if r, ok := flowRecord(f, s.winStart, app, "", ended); ok {
+	if r, ok := flowRecord(f, s.winStart, app, ended); ok {
 		s.opt.Report.Flow(&r)
 	}
 }
