@@ -86,7 +86,12 @@ func FuzzDecode(f *testing.F) {
 			if i > 0 {
 				wl = len(fr)
 			}
+			var fp FlowPeek
+			peeked := d.Peek(link, fr, &fp)
 			st := d.Decode(link, fr, wl, int64(i)*1e9, &p)
+			if err := peekAgrees(peeked, &fp, st, &p); err != "" {
+				t.Fatal(err)
+			}
 			if st == StatusOK {
 				if p.IPVersion != 4 && p.IPVersion != 6 || len(p.Payload) > p.PayloadLen || p.PayloadLen < 0 {
 					t.Fatalf("insane packet %+v", p)

@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"strings"
@@ -23,7 +24,8 @@ import (
 //     and datagram gauges within their caps after every frame;
 //  4. every StatusOK packet is sane: IP version 4 or 6, valid addresses,
 //     0 <= len(Payload) <= PayloadLen, IPLen > 0;
-//  5. a StatusMalformed frame names a reason.
+//  5. a StatusMalformed frame names a reason;
+//  6. Peek agrees with Decode (see peekAgrees).
 func TestCorpusWalk(t *testing.T) {
 	root := corpus.Dir()
 	if root == "" {
@@ -68,8 +70,13 @@ func walkFrames(t *testing.T, name string, frames []frame, cfg Config) Stats {
 	var p Packet
 	var ok, notIP, unsupported, frag, bad uint64
 	limits := cfg.withDefaults()
+	var fp FlowPeek
 	for i, f := range frames {
+		peeked := d.Peek(f.link, f.data, &fp)
 		st := d.Decode(f.link, f.data, f.wireLen, f.ts, &p)
+		if err := peekAgrees(peeked, &fp, st, &p); err != "" {
+			t.Errorf("%s frame %d: %s", name, i+1, err)
+		}
 		switch st {
 		case StatusOK:
 			ok++
@@ -104,4 +111,20 @@ func walkFrames(t *testing.T, name string, frames []frame, cfg Config) Stats {
 	}
 	checkInvariants(t, name, s, cfg)
 	return s
+}
+
+// peekAgrees checks Peek's promise: a frame it reads decodes to the same
+// 5-tuple, or is malformed. It returns what went wrong, or "".
+func peekAgrees(peeked bool, fp *FlowPeek, st Status, p *Packet) string {
+	if !peeked || st == StatusMalformed {
+		return ""
+	}
+	if st != StatusOK {
+		return fmt.Sprintf("Peek read a tuple, Decode says status %d", st)
+	}
+	got := FlowPeek{Src: p.SrcIP.As16(), Dst: p.DstIP.As16(), SrcPort: p.SrcPort, DstPort: p.DstPort, Proto: p.Proto}
+	if got != *fp {
+		return fmt.Sprintf("Peek read %+v, Decode %+v", *fp, got)
+	}
+	return ""
 }

@@ -258,11 +258,11 @@ func (t *Tracker) tcpPacket(f *flow.Flow, dir flow.Dir, p *decode.Packet) {
 		} else if resume >= 0 && t.protos[resume].New != nil {
 			s.start(resume)
 		}
-		t.asm.Open(s.key, s, p.Timestamp)
+		t.asm.OpenHint(&s.hint, s.key, s, p.Timestamp)
 	} else if s = t.slotOf(tag); s == nil {
 		return
 	}
-	if !t.asm.Segment(s.key, dir, p.Seq, p.Ack, p.TCPFlags, p.Payload, p.PayloadLen, p.Timestamp) {
+	if !t.asm.SegmentHint(&s.hint, s.key, dir, p.Seq, p.Ack, p.TCPFlags, p.Payload, p.PayloadLen, p.Timestamp) {
 		// The stream had ended (idle) before this segment: the slot ended
 		// with it and set the flow's tag.
 		return
@@ -455,6 +455,7 @@ type slot struct {
 	proto     int       // protocol index, -1 while unknown
 	flow      *flow.Flow
 	key       flow.Key
+	hint      reassembly.Hint // where the reassembler keeps this flow's stream
 	client    netip.AddrPort
 	server    netip.AddrPort
 	parser    Parser

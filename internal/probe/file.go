@@ -77,7 +77,9 @@ func ReadFile(ctx context.Context, path string, opt Options, progress Progress) 
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
-	src, err := capture.OpenFile(path, capture.FileOptions{Filter: opt.Filter})
+	// Several workers: the dispatcher hands frames over without copying
+	// them when the file is mapped whole.
+	src, err := capture.OpenFile(path, capture.FileOptions{Filter: opt.Filter, Whole: opt.Workers > 1})
 	if err != nil {
 		return nil, err
 	}
@@ -179,46 +181,78 @@ func readFrames(ctx context.Context, src capture.Source, sh *shard, names *iface
 	}
 }
 
-// batch carries decoded packets from the dispatcher to one worker. The
-// payload bytes are copied into arena because the frame buffer is reused.
+// batch carries frames from the dispatcher to one worker, in capture
+// order. Most are raw frames that the worker decodes: the dispatcher only
+// peeks at their headers to choose the worker. Their bytes are the
+// capture file's own when it is mapped whole (pinned until every worker
+// passed a fence after them), copied into arena otherwise. The rest the
+// dispatcher decodes itself (fragments to reassemble, tunnels): those go
+// as decoded packets, their payload copied into arena.
 type batch struct {
+	items  []item
 	pkts   []decode.Packet
 	arena  []byte
-	marker int64 // when non-zero: no packets; the dispatcher moved to this time
+	marker int64  // when non-zero: the dispatcher moved to this time
+	fence  uint64 // when non-zero: the worker acknowledges this fence
 }
 
-const batchSize = 256
+// item is a raw frame, or the index of a decoded packet when pkt ≥ 0.
+type item struct {
+	frame capture.Frame
+	pkt   int32
+}
 
-// readDispatched decodes in this goroutine and spreads packets over
-// opt.Workers workers by a symmetric flow hash, so each flow lives in one
-// worker's flow table. Frames that are not complete IP packets are counted
-// by the dispatcher's own shard (id 0), which also owns the loss counters
-// of the decoder and the source.
+const batchSize = 1024
+
+// fenceBytes is how much of a pinned file the dispatcher reads between
+// fences. Pages before the newest fence that every worker passed are given
+// back, so the file's resident pages stay within a few fences. A variable
+// for tests.
+var fenceBytes int64 = 16 << 20
+
+// readDispatched spreads frames over opt.Workers workers by a symmetric
+// flow hash, so each flow lives in one worker's flow table; the workers
+// decode. Frames that are not complete IP packets are counted by the
+// dispatcher's own shard (id 0), which also owns the loss counters of the
+// source and of its own decoder.
 func readDispatched(ctx context.Context, src capture.Source, opt *Options, hosts *summary.Hosts, names *ifaceNames, windows *Windows, progress Progress, start time.Time) ([]l7.Stats, error) {
 	stats := make([]l7.Stats, opt.Workers)
 	disp := newShard(0, opt, hosts, names.name, true, false, windows)
 	disp.src = src
+	pin, ok := src.(capture.Pinner)
+	if !ok {
+		pin = unpinned{}
+	}
 	n := opt.Workers
 	queues := make([]chan *batch, n)
 	free := make(chan *batch, n*8)
+	acked := make([]atomic.Uint64, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		queues[i] = make(chan *batch, 8)
-		w := newShard(i+1, opt, hosts, names.name, false, true, windows)
+		w := newShard(i+1, opt, hosts, names.name, true, true, windows)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for b := range queues[i] {
-				for j := range b.pkts {
-					w.decoded(&b.pkts[j], decode.StatusOK)
+				for j := range b.items {
+					it := &b.items[j]
+					if it.pkt < 0 {
+						w.frame(&it.frame)
+					} else {
+						w.decoded(&b.pkts[it.pkt], decode.StatusOK)
+					}
 				}
-				// The marker comes after the packets batched before it.
+				// The marker comes after the frames batched before it.
 				if b.marker != 0 {
 					w.advance(b.marker)
 				}
-				b.pkts = b.pkts[:0]
-				b.arena = b.arena[:0]
-				b.marker = 0
+				if b.fence != 0 {
+					acked[i].Store(b.fence)
+				}
+				clear(b.items) // drop references into the file
+				b.items, b.pkts, b.arena = b.items[:0], b.pkts[:0], b.arena[:0]
+				b.marker, b.fence = 0, 0
 				select {
 				case free <- b:
 				default:
@@ -235,24 +269,50 @@ func readDispatched(ctx context.Context, src capture.Source, opt *Options, hosts
 		case b := <-free:
 			return b
 		default:
-			return &batch{pkts: make([]decode.Packet, 0, batchSize), arena: make([]byte, 0, 64<<10)}
+			return &batch{items: make([]item, 0, batchSize), arena: make([]byte, 0, 64<<10)}
 		}
 	}
 	pending := make([]*batch, n)
 	for i := range pending {
 		pending[i] = getBatch()
 	}
+	send := func(i int) {
+		queues[i] <- pending[i]
+		pending[i] = getBatch()
+	}
 	flushAll := func() {
 		for i, b := range pending {
-			if len(b.pkts) > 0 || b.marker != 0 {
-				queues[i] <- b
-				pending[i] = getBatch()
+			if len(b.items) > 0 || b.marker != 0 || b.fence != 0 {
+				send(i)
+			}
+		}
+	}
+	// Fences: fenceAt[k-1] is the file offset that fence k follows.
+	var fenceAt []int64
+	var released uint64
+	nextFence := int64(fenceBytes)
+	fence := func(off int64) {
+		fenceAt = append(fenceAt, off)
+		for _, b := range pending {
+			b.fence = uint64(len(fenceAt))
+		}
+		flushAll()
+		passed := acked[0].Load()
+		for i := 1; i < n; i++ {
+			passed = min(passed, acked[i].Load())
+		}
+		if passed > released {
+			released = passed
+			pin.Release(fenceAt[passed-1])
+			if onRelease != nil {
+				onRelease(fenceAt[passed-1])
 			}
 		}
 	}
 	var err error
 	var frames uint64
 	var pkt decode.Packet
+	var peek decode.FlowPeek
 	err = guardFault(func() error {
 		var err error
 		for {
@@ -264,33 +324,53 @@ func readDispatched(ctx context.Context, src capture.Source, opt *Options, hosts
 				return err
 			}
 			names.refresh(f.Interface)
-			st := disp.dec.Decode(uint16(f.LinkType), f.Data, f.WireLen, f.Timestamp, &pkt)
-			pkt.Interface = f.Interface
 			prevEnd := disp.winEnd
-			if st != decode.StatusOK {
-				disp.decoded(&pkt, st)
-			} else {
-				disp.advance(pkt.Timestamp)
-				if opt.ignored(&pkt) {
-					continue
-				}
-				w := int((flowHash(&pkt) >> 32) * uint64(n) >> 32) // in [0, n) without a division
+			w := -1
+			if disp.dec.Peek(uint16(f.LinkType), f.Data, &peek) {
+				disp.advance(f.Timestamp)
+				w = pick(peekHash(&peek), n)
 				b := pending[w]
-				b.pkts = append(b.pkts, pkt)
-				cp := &b.pkts[len(b.pkts)-1]
-				off := len(b.arena)
-				b.arena = append(b.arena, pkt.Payload...)
-				cp.Payload = b.arena[off:len(b.arena):len(b.arena)]
-				if len(b.pkts) == batchSize || len(b.arena) > 60<<10 {
-					queues[w] <- b
-					pending[w] = getBatch()
+				b.items = append(b.items, item{frame: f, pkt: -1})
+				if off, ok := pin.Offset(f.Data); ok {
+					if off >= nextFence {
+						nextFence = off + fenceBytes
+						fence(off) // sends the frame's batch too
+					}
+				} else {
+					cp := &b.items[len(b.items)-1].frame
+					o := len(b.arena)
+					b.arena = append(b.arena, f.Data...)
+					cp.Data = b.arena[o:len(b.arena):len(b.arena)]
+				}
+			} else {
+				st := disp.dec.Decode(uint16(f.LinkType), f.Data, f.WireLen, f.Timestamp, &pkt)
+				pkt.Interface = f.Interface
+				if st != decode.StatusOK {
+					disp.decoded(&pkt, st)
+				} else {
+					disp.advance(pkt.Timestamp)
+					if !opt.ignored(&pkt) {
+						w = pick(flowHash(&pkt), n)
+						b := pending[w]
+						b.items = append(b.items, item{pkt: int32(len(b.pkts))})
+						b.pkts = append(b.pkts, pkt)
+						cp := &b.pkts[len(b.pkts)-1]
+						o := len(b.arena)
+						b.arena = append(b.arena, pkt.Payload...)
+						cp.Payload = b.arena[o:len(b.arena):len(b.arena)]
+					}
+				}
+			}
+			if w >= 0 {
+				if b := pending[w]; len(b.items) >= batchSize || len(b.arena) > 60<<10 {
+					send(w)
 				}
 			}
 			if disp.started && disp.winEnd != prevEnd && prevEnd != 0 {
 				// The dispatcher entered a new window: tell every worker, so
 				// that workers without traffic close the old one too.
 				for i := range pending {
-					pending[i].marker = pkt.Timestamp
+					pending[i].marker = f.Timestamp
 				}
 				flushAll()
 			}
@@ -318,12 +398,30 @@ func readDispatched(ctx context.Context, src capture.Source, opt *Options, hosts
 	return stats, err
 }
 
+// onRelease, when set (tests), sees every release of a pinned file.
+var onRelease func(off int64)
+
+// unpinned is the Pinner of a source whose frames must be copied.
+type unpinned struct{}
+
+func (unpinned) Offset([]byte) (int64, bool) { return 0, false }
+func (unpinned) Release(int64)               {}
+
+// pick maps a flow hash to one of n workers without a division.
+func pick(h uint64, n int) int { return int((h >> 32) * uint64(n) >> 32) }
+
 // flowHash is symmetric in the two endpoints, so both directions of a flow
 // go to the same worker. The dispatcher computes it for every packet, so
 // the endpoints are folded with a multiply each and only their sum (which
 // does not care about the order) goes through the finalizer.
 func flowHash(p *decode.Packet) uint64 {
 	return mix64(endpointHash(p.SrcIP.As16(), p.SrcPort) + endpointHash(p.DstIP.As16(), p.DstPort) + uint64(p.Proto))
+}
+
+// peekHash is flowHash of the packet that Decode would make of the peeked
+// frame.
+func peekHash(f *decode.FlowPeek) uint64 {
+	return mix64(endpointHash(f.Src, f.SrcPort) + endpointHash(f.Dst, f.DstPort) + uint64(f.Proto))
 }
 
 func endpointHash(ip [16]byte, port uint16) uint64 {

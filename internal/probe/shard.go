@@ -209,9 +209,9 @@ func (s *shard) frame(f *capture.Frame) {
 	s.decoded(&s.pkt, st)
 }
 
-// decoded accounts one decoded frame.
-func (s *shard) decoded(p *decode.Packet, st decode.Status) {
-	ts := p.Timestamp
+// clock moves the shard's time to ts: windows close and idle flows expire
+// by packet time, also on frames that another shard accounts.
+func (s *shard) clock(ts int64) {
 	s.lastTS = ts
 	s.advance(ts)
 	if sec := ts / 1e9; sec != s.lastSec {
@@ -223,6 +223,11 @@ func (s *shard) decoded(p *decode.Packet, st decode.Status) {
 			s.l7.Expire(ts)
 		}
 	}
+}
+
+// decoded accounts one decoded frame.
+func (s *shard) decoded(p *decode.Packet, st decode.Status) {
+	s.clock(p.Timestamp)
 	switch st {
 	case decode.StatusOK:
 		if s.flows == nil {
@@ -239,7 +244,7 @@ func (s *shard) decoded(p *decode.Packet, st decode.Status) {
 	case decode.StatusFragment:
 		s.rec.Fragment(p)
 	default:
-		s.rec.NonIP(ts, p.WireLen, p.Interface)
+		s.rec.NonIP(p.Timestamp, p.WireLen, p.Interface)
 	}
 }
 

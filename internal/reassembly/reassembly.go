@@ -267,7 +267,16 @@ func (a *Assembler) tick(ts int64) {
 // (EndClosed, counted in StreamsReplaced: the caller saw the port pair
 // reused; or EndIdle if it was idle for IdleTimeout). At MaxStreams, idle streams end first, else the least recently
 // active stream is evicted; so Open always succeeds.
-func (a *Assembler) Open(k flow.Key, c Consumer, ts int64) {
+func (a *Assembler) Open(k flow.Key, c Consumer, ts int64) { a.OpenHint(nil, k, c, ts) }
+
+// Hint remembers where an open stream is kept, so that SegmentHint finds
+// it without a lookup. A caller keeps one per stream; a hint that is out
+// of date (the stream ended, its record was reused) costs one lookup. The
+// zero Hint is empty.
+type Hint struct{ r ref }
+
+// OpenHint is Open, and sets h (when not nil) to the new stream.
+func (a *Assembler) OpenHint(h *Hint, k flow.Key, c Consumer, ts int64) {
 	if !a.enter() {
 		return
 	}
@@ -299,6 +308,9 @@ func (a *Assembler) Open(k flow.Key, c Consumer, ts int64) {
 	a.idx.insert(s.tag, s.self)
 	a.lruPush(s)
 	a.last = s.self
+	if h != nil {
+		h.r = s.self
+	}
 	a.stats.StreamsOpened++
 	a.stats.StreamsActive++
 }
@@ -337,6 +349,12 @@ func (a *Assembler) Open(k flow.Key, c Consumer, ts int64) {
 // so that a capture that records an ACK before the data it acknowledges
 // (merged interfaces) loses nothing.
 func (a *Assembler) Segment(k flow.Key, dir flow.Dir, seq, ack uint32, flags uint8, payload []byte, payloadLen int, ts int64) bool {
+	return a.SegmentHint(nil, k, dir, seq, ack, flags, payload, payloadLen, ts)
+}
+
+// SegmentHint is Segment for a caller that keeps a Hint for k (see
+// OpenHint); h may be nil.
+func (a *Assembler) SegmentHint(h *Hint, k flow.Key, dir flow.Dir, seq, ack uint32, flags uint8, payload []byte, payloadLen int, ts int64) bool {
 	if dir > flow.ServerToClient {
 		a.stats.IgnoredCalls++
 		return false
@@ -359,7 +377,7 @@ func (a *Assembler) Segment(k flow.Key, dir flow.Dir, seq, ack uint32, flags uin
 			payload = payload[:maxSegment]
 		}
 	}
-	s := a.lookup(&k)
+	s := a.lookupHint(h, &k)
 	if s != nil && a.clock-s.seen >= a.idle {
 		a.end(s, EndIdle, ts)
 		s = nil
@@ -371,10 +389,10 @@ func (a *Assembler) Segment(k flow.Key, dir flow.Dir, seq, ack uint32, flags uin
 	}
 	a.stats.Segments++
 	a.touch(s)
-	h := &s.h[dir]
+	d := &s.h[dir]
 	// Fast path: in order, nothing buffered, nothing special: straight
 	// through, no copy.
-	if h.flags&(hInit|hFin) == hInit && h.head == nil && seq == h.next &&
+	if d.flags&(hInit|hFin) == hInit && d.head == nil && seq == d.next &&
 		flags&(decode.TCPSyn|decode.TCPFin|decode.TCPRst) == 0 && len(payload) == payloadLen {
 		o := &s.h[dir^1]
 		if flags&decode.TCPAck == 0 || o.head == nil {
@@ -382,7 +400,7 @@ func (a *Assembler) Segment(k flow.Key, dir flow.Dir, seq, ack uint32, flags uin
 				o.noteAck(ack)
 			}
 			if n := len(payload); n > 0 {
-				h.next += uint32(n)
+				d.next += uint32(n)
 				a.stats.DeliveredBytes += uint64(n)
 				s.c.Data(dir, payload, ts)
 			}
@@ -974,6 +992,26 @@ func (a *Assembler) alloc() *stream {
 	a.allocated++
 	s := a.stream(ref(a.allocated))
 	s.self = ref(a.allocated)
+	return s
+}
+
+// lookupHint finds stream k through h when h is up to date, else by
+// lookup, and brings h up to date.
+func (a *Assembler) lookupHint(h *Hint, k *flow.Key) *stream {
+	if h == nil {
+		return a.lookup(k)
+	}
+	if h.r != 0 {
+		// A freed record has no consumer; a reused one has another key.
+		if s := a.stream(h.r); s.c != nil && s.key == *k {
+			return s
+		}
+	}
+	s := a.lookup(k)
+	h.r = 0
+	if s != nil {
+		h.r = s.self
+	}
 	return s
 }
 

@@ -44,19 +44,25 @@ type Item struct {
 // weigh there), errors add, the m largest are kept, and W/m is then computed
 // on the merged total.
 //
-// A map finds a key's counter and a min-heap over the counters finds the
-// one to evict, so Add is O(1) for a new key that fits or a key whose weight
-// stays below its heap children, and O(log m) at worst; it does not allocate
-// when the key is already tracked.
+// An open-addressing table finds a key's counter by the key's hash, which
+// is computed once per Add and also picks the filter bound (see insert); a
+// min-heap over the counters finds the one to evict. The heap is built only
+// when the sketch fills up: until then nothing is evicted, and an Add of a
+// tracked key is a hash, a probe and an add. Add is O(log m) at worst and
+// does not allocate when the key is already tracked.
 //
 // The zero value is usable with DefaultTopCapacity. A TopK is not safe for
 // concurrent use.
 type TopK struct {
 	capacity int
-	idx      map[string]int32 // key → slot
-	slots    []counter        // stable storage, one per tracked key
-	heap     []int32          // slot numbers, min-heap by count
-	total    uint64           // W: all weight ever added
+	// table maps hashes to counters: slot+1 per entry, 0 when empty,
+	// linear probing; a power of two, at least twice the counters.
+	table []int32
+	slots []counter // stable storage, one per tracked key
+	// heap holds the slot numbers, a min-heap by count once the sketch is
+	// full (and in insertion order before: nothing to evict yet).
+	heap  []int32
+	total uint64 // W: all weight ever added
 	// floor bounds the true weight of any key not tracked: the largest
 	// count ever evicted (an evicted key weighed at most its count), and
 	// after a merge the sum of the inputs' floors or the largest dropped
@@ -73,11 +79,12 @@ type counter struct {
 	// key views buf: the counter owns its key's bytes and reuses them
 	// when it is given to another key (the common case under churn: a
 	// stream of distinct keys evicts a counter per key), so tracking a
-	// new key does not allocate. key is removed from idx before buf is
-	// overwritten, and every key that leaves the sketch (Top, Merge) is
+	// new key does not allocate. key is removed from the table before buf
+	// is overwritten, and every key that leaves the sketch (Top, Merge) is
 	// copied first.
 	key   string
 	buf   []byte
+	hash  uint64 // Hash64 of key
 	count uint64 // upper bound of the key's weight
 	err   uint64 // count − err is a lower bound
 	pos   int32  // position in heap
@@ -101,9 +108,74 @@ func (t *TopK) init(capacity int) {
 	// Sized for a full sketch up front: steady-state churn (evict one key,
 	// track another) then never grows the map. Small for the default.
 	hint := min(capacity, 1024)
-	t.idx = make(map[string]int32, hint)
+	t.table = make([]int32, 16)
 	t.slots = make([]counter, 0, hint)
 	t.heap = make([]int32, 0, hint)
+}
+
+// find returns the slot of key (whose hash is h), or -1 and the table
+// position where it would go.
+func (t *TopK) find(key []byte, h uint64) (slot int32, at int) {
+	mask := len(t.table) - 1
+	for i := int(h) & mask; ; i = (i + 1) & mask {
+		e := t.table[i]
+		if e == 0 {
+			return -1, i
+		}
+		if c := &t.slots[e-1]; c.hash == h && c.key == string(key) {
+			return e - 1, i
+		}
+	}
+}
+
+// lookup returns the slot of a tracked key, or -1.
+func (t *TopK) lookup(key string) int32 {
+	if len(t.table) == 0 {
+		return -1
+	}
+	s, _ := t.find(unsafeBytes(key), Hash64(unsafeBytes(key)))
+	return s
+}
+
+// place enters slot s (its key and hash set) at table position at, found
+// free by find; the table doubles when it gets half full.
+func (t *TopK) place(s int32, at int) {
+	t.table[at] = s + 1
+	if 2*len(t.slots) > len(t.table) {
+		t.rehash(2 * len(t.table))
+	}
+}
+
+func (t *TopK) rehash(size int) {
+	t.table = make([]int32, size)
+	mask := size - 1
+	for s := range t.slots {
+		i := int(t.slots[s].hash) & mask
+		for t.table[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.table[i] = int32(s) + 1
+	}
+}
+
+// unplace removes slot s from the table, shifting back the entries after
+// it that probed past it (no tombstones: probes stay short under churn).
+func (t *TopK) unplace(s int32) {
+	mask := len(t.table) - 1
+	i := int(t.slots[s].hash) & mask
+	for t.table[i] != s+1 {
+		i = (i + 1) & mask
+	}
+	for j := (i + 1) & mask; t.table[j] != 0; j = (j + 1) & mask {
+		home := int(t.slots[t.table[j]-1].hash) & mask
+		// Entry j may move to the hole at i when its home is not in the
+		// cyclic range (i, j].
+		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
+			t.table[i] = t.table[j]
+			i = j
+		}
+	}
+	t.table[i] = 0
 }
 
 // Capacity returns the number of counters.
@@ -130,11 +202,21 @@ func (t *TopK) Add(key string, w uint64) {
 	if len(key) > MaxTopKeyLen {
 		key = key[:MaxTopKeyLen]
 	}
-	if s, ok := t.idx[key]; ok {
-		t.bump(s, w)
+	t.add(unsafeBytes(key), w)
+}
+
+func (t *TopK) add(key []byte, w uint64) {
+	h := Hash64(key)
+	s, at := t.find(key, h)
+	if s >= 0 {
+		c := &t.slots[s]
+		c.count = addSat(c.count, w)
+		if len(t.slots) == t.capacity {
+			t.down(int(c.pos))
+		}
 		return
 	}
-	t.insert(unsafeBytes(key), w)
+	t.insert(key, h, at, w)
 }
 
 // AddBytes is Add for a key held in bytes (e.g. a DNS name in a packet): it
@@ -150,11 +232,7 @@ func (t *TopK) AddBytes(key []byte, w uint64) {
 	if len(key) > MaxTopKeyLen {
 		key = key[:MaxTopKeyLen]
 	}
-	if s, ok := t.idx[string(key)]; ok { // no allocation: map index form
-		t.bump(s, w)
-		return
-	}
-	t.insert(key, w)
+	t.add(key, w)
 }
 
 // setKey makes c track key, in c's own bytes.
@@ -167,21 +245,19 @@ func (c *counter) setKey(key []byte) {
 	c.key = unsafe.String(unsafe.SliceData(c.buf), len(c.buf))
 }
 
-func (t *TopK) bump(s int32, w uint64) {
-	c := &t.slots[s]
-	c.count = addSat(c.count, w)
-	t.down(int(c.pos))
-}
-
-func (t *TopK) insert(key []byte, w uint64) {
+// insert tracks key (hash h, table position at from find), or absorbs its
+// weight into the filter when it does not beat the smallest counter.
+func (t *TopK) insert(key []byte, h uint64, at int, w uint64) {
 	if len(t.slots) < t.capacity {
 		s := int32(len(t.slots))
-		c := counter{count: addSat(t.floor, w), err: t.floor, pos: int32(len(t.heap))}
+		c := counter{hash: h, count: addSat(t.floor, w), err: t.floor, pos: int32(len(t.heap))}
 		c.setKey(key)
 		t.slots = append(t.slots, c)
 		t.heap = append(t.heap, s)
-		t.idx[c.key] = s
-		t.up(len(t.heap) - 1)
+		t.place(s, at)
+		if len(t.slots) == t.capacity {
+			t.heapify()
+		}
 		return
 	}
 	// Full: Filtered Space-Saving (Homem and Carvalho, 2010). alpha[h]
@@ -196,26 +272,36 @@ func (t *TopK) insert(key []byte, w uint64) {
 			t.alpha[i] = t.floor // what any untracked key may weigh so far
 		}
 	}
-	h := Hash64(key) & uint64(len(t.alpha)-1)
-	a := t.alpha[h]
+	fh := h & uint64(len(t.alpha)-1)
+	a := t.alpha[fh]
 	s := t.heap[0]
 	c := &t.slots[s]
 	if addSat(a, w) <= c.count {
-		t.alpha[h] = addSat(a, w)
-		t.floor = max(t.floor, t.alpha[h])
+		t.alpha[fh] = addSat(a, w)
+		t.floor = max(t.floor, t.alpha[fh])
 		return
 	}
 	// Evict the smallest counter: its key weighed at most its count, which
 	// its bucket's bound (and the floor) must now cover.
-	eh := Hash64(unsafeBytes(c.key)) & uint64(len(t.alpha)-1)
+	eh := c.hash & uint64(len(t.alpha)-1)
 	t.alpha[eh] = max(t.alpha[eh], c.count)
 	t.floor = max(t.floor, c.count)
-	delete(t.idx, c.key)
+	t.unplace(s)
 	c.setKey(key)
+	c.hash = h
 	c.count = addSat(a, w)
 	c.err = a
-	t.idx[c.key] = s
+	// The hole unplace left may be where key belongs now.
+	_, at = t.find(key, h)
+	t.place(s, at)
 	t.down(0)
+}
+
+// heapify orders the heap (the sketch just filled up, or was rebuilt).
+func (t *TopK) heapify() {
+	for i := len(t.heap)/2 - 1; i >= 0; i-- {
+		t.down(i)
+	}
 }
 
 // filterSize is the number of bounds of a full sketch's filter: sixteen per
@@ -239,17 +325,6 @@ func (t *TopK) swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	t.slots[h[i]].pos = int32(i)
 	t.slots[h[j]].pos = int32(j)
-}
-
-func (t *TopK) up(i int) {
-	for i > 0 {
-		p := (i - 1) / 2
-		if !t.less(i, p) {
-			return
-		}
-		t.swap(i, p)
-		i = p
-	}
 }
 
 func (t *TopK) down(i int) {
@@ -312,7 +387,7 @@ func (t *TopK) Merge(o *TopK) {
 	cands := make([]Item, 0, len(t.slots)+len(o.slots))
 	for _, c := range t.slots {
 		it := Item{Name: c.key, Estimate: addSat(c.count, o.floor), Error: addSat(c.err, o.floor)}
-		if s, ok := o.idx[c.key]; ok {
+		if s := o.lookup(c.key); s >= 0 {
 			oc := &o.slots[s]
 			it.Estimate = addSat(c.count, oc.count)
 			it.Error = addSat(c.err, oc.err)
@@ -320,7 +395,7 @@ func (t *TopK) Merge(o *TopK) {
 		cands = append(cands, it)
 	}
 	for _, oc := range o.slots {
-		if _, ok := t.idx[oc.key]; !ok {
+		if t.lookup(oc.key) < 0 {
 			cands = append(cands, Item{Name: oc.key, Estimate: addSat(oc.count, t.floor), Error: addSat(oc.err, t.floor)})
 		}
 	}
@@ -337,7 +412,6 @@ func (t *TopK) Merge(o *TopK) {
 // rebuild replaces the counters with items (distinct names, at most
 // capacity of them).
 func (t *TopK) rebuild(items []Item, total, floor uint64) {
-	clear(t.idx)
 	t.slots = t.slots[:0]
 	t.heap = t.heap[:0]
 	for i, it := range items {
@@ -345,13 +419,16 @@ func (t *TopK) rebuild(items []Item, total, floor uint64) {
 		// copied into a fresh buffer, never into one being reused.
 		c := counter{count: it.Estimate, err: it.Error, pos: int32(i)}
 		c.setKey(unsafeBytes(it.Name))
+		c.hash = Hash64(c.buf)
 		t.slots = append(t.slots, c)
 		t.heap = append(t.heap, int32(i))
-		t.idx[c.key] = int32(i)
 	}
-	for i := len(t.heap)/2 - 1; i >= 0; i-- {
-		t.down(i)
+	size := 16
+	for size < 2*len(t.slots) {
+		size <<= 1
 	}
+	t.rehash(size)
+	t.heapify()
 	t.total, t.floor = total, floor
 	t.alpha = nil
 }

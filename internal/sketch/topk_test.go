@@ -102,7 +102,7 @@ func checkTop10(t *testing.T, name string, tk *TopK, s *stream) {
 }
 
 func (t *TopK) errorOf(key string) uint64 {
-	if s, ok := t.idx[key]; ok {
+	if s := t.lookup(key); s >= 0 {
 		return t.slots[s].err
 	}
 	return t.floor
@@ -403,4 +403,61 @@ func TestTopKLongKeys(t *testing.T) {
 	if err := back.UnmarshalBinary(b); err != nil {
 		t.Fatalf("a sketch fed long keys must decode: %v", err)
 	}
+}
+
+// TestTopKIndexConsistent checks the counters' index and heap through
+// growth, churn (evictions shift table entries back) and merges: every
+// tracked key is found at its own counter, the table holds exactly the
+// counters, and a full sketch's heap is ordered with positions in step.
+func TestTopKIndexConsistent(t *testing.T) {
+	check := func(step string, tk *TopK) {
+		t.Helper()
+		entries := 0
+		for _, e := range tk.table {
+			if e != 0 {
+				entries++
+			}
+		}
+		if entries != len(tk.slots) || len(tk.heap) != len(tk.slots) {
+			t.Fatalf("%s: %d table entries, %d heap entries, %d counters", step, entries, len(tk.heap), len(tk.slots))
+		}
+		for s := range tk.slots {
+			if got := tk.lookup(tk.slots[s].key); got != int32(s) {
+				t.Fatalf("%s: key %q of counter %d found at %d", step, tk.slots[s].key, s, got)
+			}
+		}
+		if len(tk.slots) < tk.capacity {
+			return
+		}
+		for i, s := range tk.heap {
+			if tk.slots[s].pos != int32(i) {
+				t.Fatalf("%s: counter %d at heap %d says %d", step, s, i, tk.slots[s].pos)
+			}
+			if i > 0 && tk.less(i, (i-1)/2) {
+				t.Fatalf("%s: heap out of order at %d", step, i)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	a, b := NewTopK(16), NewTopK(16)
+	for i := range 20000 {
+		k := fmt.Sprintf("k%d", rng.IntN(200))
+		if rng.IntN(4) == 0 {
+			k = fmt.Sprintf("hot%d", rng.IntN(5))
+		}
+		a.Add(k, uint64(1+rng.IntN(3)))
+		b.AddBytes([]byte(k+"x"), 1)
+		if i%97 == 0 {
+			check(fmt.Sprintf("add %d", i), a)
+		}
+	}
+	if a.lookup("nope") >= 0 {
+		t.Fatal("an untracked key was found")
+	}
+	a.Merge(b)
+	check("merge", a)
+	for i := range 2000 {
+		a.Add(fmt.Sprintf("after%d", i%40), 1)
+	}
+	check("after merge", a)
 }
