@@ -105,6 +105,7 @@ type Flow struct {
 	anext     ref
 	tag       uint32 // upper half of the key's hash: finds the index slot without rehashing
 	touched   int64  // table clock at the latest packet (monotonic)
+	listed    int64  // table clock when the flow took its place on its list
 	activeAt  int64  // table clock at creation or at the latest active report
 }
 

@@ -167,17 +167,18 @@ func checkTable(t *testing.T, tb *Table, cfg Config, ends, reports uint64) {
 			if f.class != uint8(c) || f.prev != back {
 				t.Fatalf("list %d broken", c)
 			}
-			if f.touched < prev {
-				t.Fatalf("list %d out of order", c)
+			// Ordered by listed; touched at most lazy after it.
+			if f.listed < prev || f.listed > f.touched || f.touched-f.listed >= max(tb.lazy[c], 1) {
+				t.Fatalf("list %d out of order: listed %d after %d, touched %d", c, f.listed, prev, f.touched)
 			}
-			prev, back = f.touched, r
+			prev, back = f.listed, r
 			n++
 		}
 		if tb.lists[c].tail != back {
 			t.Fatalf("list %d tail", c)
 		}
-		if h := tb.lists[c].head; h != 0 && tb.lists[c].headTouched != tb.flow(h).touched {
-			t.Fatalf("list %d headTouched %d, head touched %d", c, tb.lists[c].headTouched, tb.flow(h).touched)
+		if h := tb.lists[c].head; h != 0 && tb.lists[c].headListed != tb.flow(h).listed {
+			t.Fatalf("list %d headListed %d, head listed %d", c, tb.lists[c].headListed, tb.flow(h).listed)
 		}
 	}
 	if n != tb.Len() {

@@ -3,6 +3,7 @@ package flow
 import (
 	"math/bits"
 	"net/netip"
+	"time"
 
 	"github.com/wirewatch/wirewatch/internal/decode"
 )
@@ -25,12 +26,16 @@ const (
 	classNone = 0xff // not on a list (being created)
 )
 
-// list is an intrusive doubly-linked list of flows. headTouched mirrors
-// the head flow's touched time so that expiry and eviction can compare the
-// heads without reading them (a cache miss each in a large table).
+// list is an intrusive doubly-linked list of flows, ordered by the time
+// each took its place (Flow.listed). A flow with packets keeps its place
+// for up to lazy[class] (see touch): listed ≤ touched < listed + lazy, so
+// the order by touched holds within that slack, and expiry checks touched
+// before it ends a flow. headListed mirrors the head flow's listed time so that expiry and
+// eviction can compare the heads without reading them (a cache miss each
+// in a large table).
 type list struct {
-	head, tail  ref
-	headTouched int64
+	head, tail ref
+	headListed int64
 }
 
 // Table tracks the flows of one packet stream. It is not safe for
@@ -40,7 +45,11 @@ type Table struct {
 	onEnd   func(*Flow, EndReason)
 	seed    seed
 	timeout [numClasses]int64
-	active  int64 // ActiveTimeout in ns, 0 = off
+	// lazy is how long a flow with packets keeps its list place: moving
+	// it on every packet costs two cache misses (its neighbours), and
+	// expiry happens about once a second anyway.
+	lazy   [numClasses]int64
+	active int64 // ActiveTimeout in ns, 0 = off
 
 	// clock is the table's monotonic packet time: the maximum of every
 	// packet timestamp and every Expire argument seen. Lists are ordered
@@ -79,6 +88,9 @@ func NewTable(cfg Config, onEnd func(f *Flow, why EndReason)) *Table {
 		classSyn:    int64(cfg.TCPSynTimeout),
 		classTCP:    int64(cfg.TCPIdleTimeout),
 		classClosed: int64(cfg.TCPClosedTimeout),
+	}
+	for c, to := range t.timeout {
+		t.lazy[c] = min(int64(time.Second), to/8)
 	}
 	t.active = int64(cfg.ActiveTimeout)
 	// Chunks of up to 1024 flows (~400 KiB): large enough that allocation
@@ -130,7 +142,7 @@ func (t *Table) listRemove(f *Flow) {
 		n := t.flow(f.next)
 		n.prev = f.prev
 		if f.prev == 0 {
-			l.headTouched = n.touched // n is the new head, and in cache now
+			l.headListed = n.listed // n is the new head, and in cache now
 		}
 	} else {
 		l.tail = f.prev
@@ -148,24 +160,33 @@ func (t *Table) listPush(f *Flow, class uint8) {
 		t.flow(l.tail).next = f.ref
 	} else {
 		l.head = f.ref
-		l.headTouched = f.touched
+		l.headListed = f.listed
 	}
 	l.tail = f.ref
 }
 
-// touch records a packet: the flow moves to the back of its class list.
+// touch records a packet: the flow moves to the back of its class list,
+// unless it took its place there less than lazy[class] ago.
 func (t *Table) touch(f *Flow, class uint8) {
 	f.touched = t.clock
-	if f.class == class && t.lists[class].tail == f.ref {
-		// Already last (the common case in a burst): no neighbour to touch.
-		if t.lists[class].head == f.ref {
-			t.lists[class].headTouched = f.touched
+	if f.class == class {
+		if t.clock-f.listed < t.lazy[class] {
+			return
 		}
-		return
+		if l := &t.lists[class]; l.tail == f.ref {
+			// Already last (the common case in a burst): no neighbour to
+			// touch, and no flow is listed later.
+			f.listed = t.clock
+			if l.head == f.ref {
+				l.headListed = f.listed
+			}
+			return
+		}
 	}
 	if f.class != classNone {
 		t.listRemove(f)
 	}
+	f.listed = t.clock
 	t.listPush(f, class)
 }
 
@@ -237,8 +258,15 @@ func (t *Table) end(f *Flow, why EndReason) {
 func (t *Table) expireClasses(now int64) {
 	for c := range t.lists {
 		l := &t.lists[c]
-		for l.head != 0 && now-l.headTouched >= t.timeout[c] {
-			t.end(t.flow(l.head), classReason(uint8(c)))
+		for l.head != 0 && now-l.headListed >= t.timeout[c] {
+			f := t.flow(l.head)
+			if now-f.touched < t.timeout[c] {
+				// Seen since it took its place, less than lazy[c] after:
+				// it times out within lazy[c], or moves on its next
+				// packet. The flows behind it wait that long at most.
+				break
+			}
+			t.end(f, classReason(uint8(c)))
 		}
 	}
 }
@@ -252,7 +280,7 @@ func (t *Table) makeRoom() {
 	}
 	lru := -1
 	for c := range t.lists {
-		if l := &t.lists[c]; l.head != 0 && (lru < 0 || l.headTouched < t.lists[lru].headTouched) {
+		if l := &t.lists[c]; l.head != 0 && (lru < 0 || l.headListed < t.lists[lru].headListed) {
 			lru = c
 		}
 	}
