@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"sync"
-	"unsafe"
 )
 
 // How files are read.
@@ -34,23 +33,6 @@ type FileOptions struct {
 	// a pcapng file may mix several) and our interpreter applies it in
 	// user space; rejected frames count as Stats.FilteredOut.
 	Filter string
-	// Whole maps a large file in one piece instead of a window at a time,
-	// so that its frames stay valid after Next, until Close or until
-	// Pinner.Release lets their pages go: a reader can hand frames to
-	// other goroutines without copying them (see Pinner).
-	Whole bool
-}
-
-// Pinner is implemented by the sources of OpenFile. Offset reports the
-// file offset of a frame's Data when the data lies in a whole-file mapping
-// (FileOptions.Whole), where it stays valid after Next; otherwise the data
-// is valid until the next Next only. Release tells the source that no frame
-// before file offset off is read any more, so the memory that holds them
-// may be given back (the mapping stays valid: a read faults the page in
-// again).
-type Pinner interface {
-	Offset(data []byte) (int64, bool)
-	Release(off int64)
 }
 
 const (
@@ -220,18 +202,15 @@ type fileSource struct {
 	name    string
 	gzipped bool
 	closer  io.Closer
-	// wholeMap is the whole-file mapping (FileOptions.Whole), kept after
-	// the reader leaves it for read(2); nil otherwise.
-	wholeMap *mapping
-	in       inbuf
-	cnt      counters
-	filter   *filterSet
-	ifMu     sync.RWMutex // Interfaces may be called from other goroutines
-	ifaces   []Interface
-	done     bool // io.EOF returned: the stream is over
-	ng       bool // pcapng (else pcap)
-	pc       pcapState
-	ngs      ngState
+	in      inbuf
+	cnt     counters
+	filter  *filterSet
+	ifMu    sync.RWMutex // Interfaces may be called from other goroutines
+	ifaces  []Interface
+	done    bool // io.EOF returned: the stream is over
+	ng      bool // pcapng (else pcap)
+	pc      pcapState
+	ngs     ngState
 }
 
 // Next returns the next frame. Frame.Data points into the read buffer and
@@ -367,40 +346,6 @@ type mapping struct {
 	// in place of the current one.
 	move  func(off int64) ([]byte, error)
 	unmap func() error
-	// whole is the mapping of the whole file (FileOptions.Whole): it is
-	// kept until Close, even once the reader left it, because frames
-	// handed out earlier still point into it. released is how much of it
-	// was given back (Release).
-	whole    []byte
-	released int
-}
-
-// Offset implements Pinner.
-func (s *fileSource) Offset(data []byte) (int64, bool) {
-	m := s.wholeMap
-	if m == nil || len(data) == 0 {
-		return 0, false
-	}
-	base := uintptr(unsafe.Pointer(unsafe.SliceData(m.whole)))
-	p := uintptr(unsafe.Pointer(unsafe.SliceData(data)))
-	if p < base || p-base+uintptr(len(data)) > uintptr(len(m.whole)) {
-		return 0, false
-	}
-	return int64(p - base), true
-}
-
-// Release implements Pinner.
-func (s *fileSource) Release(off int64) {
-	m := s.wholeMap
-	if m == nil {
-		return
-	}
-	end := int(min(off, int64(len(m.whole)))) &^ (mmapPage - 1)
-	if end <= m.released {
-		return
-	}
-	releasePages(m.whole[m.released:end])
-	m.released = end
 }
 
 // slide makes the mapped window start at file offset pos: the unread data
@@ -431,9 +376,7 @@ func (b *inbuf) leaveMapping(pos int64) bool {
 		n = copy(nb, b.buf[pos-m.base:b.w])
 	}
 	from := max(pos, m.base+int64(b.w))
-	if m.whole == nil {
-		_ = m.unmap()
-	}
+	_ = m.unmap()
 	b.buf, b.r, b.w, b.mm = nb, 0, n, nil
 	b.src = io.NewSectionReader(m.f, from, 1<<62)
 	if st, err := m.f.Stat(); err == nil && pos > st.Size() {

@@ -8,5 +8,3 @@ import "os"
 func openMapped(*os.File, int64, string, FileOptions) (Source, bool, error) {
 	return nil, false, nil
 }
-
-func releasePages([]byte) {}

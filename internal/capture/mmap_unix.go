@@ -26,12 +26,8 @@ func openMapped(f *os.File, size int64, path string, opt FileOptions) (_ Source,
 	}
 	// move maps the new window before it unmaps the old one: when the new
 	// mapping fails, the caller still reads the unread tail from the old.
-	window := mmapWindow
-	if opt.Whole {
-		window = size
-	}
 	move := func(off int64) ([]byte, error) {
-		n := min(size-off, window+maxCaplen+64)
+		n := min(size-off, mmapWindow+maxCaplen+64)
 		if int64(int(off)) != off || n <= 0 {
 			return nil, errors.New("capture: offset out of range")
 		}
@@ -59,10 +55,6 @@ func openMapped(f *os.File, size int64, path string, opt FileOptions) (_ Source,
 	s := &fileSource{name: path}
 	s.in.buf, s.in.w = data, len(data)
 	s.in.mm = &mapping{f: f, size: size, move: move, unmap: unmap}
-	if opt.Whole {
-		s.in.mm.whole = data
-		s.wholeMap = s.in.mm
-	}
 	s.closer = closerFunc(func() error { return errors.Join(unmap(), f.Close()) })
 	if err := s.open(uint32(data[0])<<24|uint32(data[1])<<16|uint32(data[2])<<8|uint32(data[3]), opt); err != nil {
 		_ = unmap() // the caller closes f
@@ -74,9 +66,3 @@ func openMapped(f *os.File, size int64, path string, opt FileOptions) (_ Source,
 type closerFunc func() error
 
 func (c closerFunc) Close() error { return c() }
-
-// releasePages gives the pages of b back: they are a clean, shared file
-// mapping, so the next read of them faults them in from the page cache.
-func releasePages(b []byte) {
-	_ = syscall.Madvise(b, syscall.MADV_DONTNEED)
-}

@@ -77,9 +77,7 @@ func ReadFile(ctx context.Context, path string, opt Options, progress Progress) 
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
-	// Several workers: the dispatcher hands frames over without copying
-	// them when the file is mapped whole.
-	src, err := capture.OpenFile(path, capture.FileOptions{Filter: opt.Filter, Whole: opt.Workers > 1})
+	src, err := capture.OpenFile(path, capture.FileOptions{Filter: opt.Filter})
 	if err != nil {
 		return nil, err
 	}
@@ -183,17 +181,17 @@ func readFrames(ctx context.Context, src capture.Source, sh *shard, names *iface
 
 // batch carries frames from the dispatcher to one worker, in capture
 // order. Most are raw frames that the worker decodes: the dispatcher only
-// peeks at their headers to choose the worker. Their bytes are the
-// capture file's own when it is mapped whole (pinned until every worker
-// passed a fence after them), copied into arena otherwise. The rest the
-// dispatcher decodes itself (fragments to reassemble, tunnels): those go
-// as decoded packets, their payload copied into arena.
+// peeks at their headers to choose the worker (decode.Peek), so decoding
+// runs in parallel. The rest the dispatcher decodes itself (fragments to
+// reassemble, tunnels): those go as decoded packets. The bytes are copied
+// into arena, because the source reuses its buffer. (Handing frames over
+// in place, pinned in a whole-file mapping, was measured: no faster, and
+// the mapped pages count in the process's memory.)
 type batch struct {
 	items  []item
 	pkts   []decode.Packet
 	arena  []byte
-	marker int64  // when non-zero: the dispatcher moved to this time
-	fence  uint64 // when non-zero: the worker acknowledges this fence
+	marker int64 // when non-zero: the dispatcher moved to this time
 }
 
 // item is a raw frame, or the index of a decoded packet when pkt ≥ 0.
@@ -202,13 +200,9 @@ type item struct {
 	pkt   int32
 }
 
+// batchSize: large batches keep the wake-ups of workers and dispatcher
+// rare (measured: 1024 costs less CPU than 256).
 const batchSize = 1024
-
-// fenceBytes is how much of a pinned file the dispatcher reads between
-// fences. Pages before the newest fence that every worker passed are given
-// back, so the file's resident pages stay within a few fences. A variable
-// for tests.
-var fenceBytes int64 = 16 << 20
 
 // readDispatched spreads frames over opt.Workers workers by a symmetric
 // flow hash, so each flow lives in one worker's flow table; the workers
@@ -219,14 +213,9 @@ func readDispatched(ctx context.Context, src capture.Source, opt *Options, hosts
 	stats := make([]l7.Stats, opt.Workers)
 	disp := newShard(0, opt, hosts, names.name, true, false, windows)
 	disp.src = src
-	pin, ok := src.(capture.Pinner)
-	if !ok {
-		pin = unpinned{}
-	}
 	n := opt.Workers
 	queues := make([]chan *batch, n)
 	free := make(chan *batch, n*8)
-	acked := make([]atomic.Uint64, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		queues[i] = make(chan *batch, 8)
@@ -247,12 +236,8 @@ func readDispatched(ctx context.Context, src capture.Source, opt *Options, hosts
 				if b.marker != 0 {
 					w.advance(b.marker)
 				}
-				if b.fence != 0 {
-					acked[i].Store(b.fence)
-				}
-				clear(b.items) // drop references into the file
 				b.items, b.pkts, b.arena = b.items[:0], b.pkts[:0], b.arena[:0]
-				b.marker, b.fence = 0, 0
+				b.marker = 0
 				select {
 				case free <- b:
 				default:
@@ -282,30 +267,8 @@ func readDispatched(ctx context.Context, src capture.Source, opt *Options, hosts
 	}
 	flushAll := func() {
 		for i, b := range pending {
-			if len(b.items) > 0 || b.marker != 0 || b.fence != 0 {
+			if len(b.items) > 0 || b.marker != 0 {
 				send(i)
-			}
-		}
-	}
-	// Fences: fenceAt[k-1] is the file offset that fence k follows.
-	var fenceAt []int64
-	var released uint64
-	nextFence := int64(fenceBytes)
-	fence := func(off int64) {
-		fenceAt = append(fenceAt, off)
-		for _, b := range pending {
-			b.fence = uint64(len(fenceAt))
-		}
-		flushAll()
-		passed := acked[0].Load()
-		for i := 1; i < n; i++ {
-			passed = min(passed, acked[i].Load())
-		}
-		if passed > released {
-			released = passed
-			pin.Release(fenceAt[passed-1])
-			if onRelease != nil {
-				onRelease(fenceAt[passed-1])
 			}
 		}
 	}
@@ -330,18 +293,10 @@ func readDispatched(ctx context.Context, src capture.Source, opt *Options, hosts
 				disp.advance(f.Timestamp)
 				w = pick(peekHash(&peek), n)
 				b := pending[w]
+				o := len(b.arena)
+				b.arena = append(b.arena, f.Data...)
+				f.Data = b.arena[o:len(b.arena):len(b.arena)]
 				b.items = append(b.items, item{frame: f, pkt: -1})
-				if off, ok := pin.Offset(f.Data); ok {
-					if off >= nextFence {
-						nextFence = off + fenceBytes
-						fence(off) // sends the frame's batch too
-					}
-				} else {
-					cp := &b.items[len(b.items)-1].frame
-					o := len(b.arena)
-					b.arena = append(b.arena, f.Data...)
-					cp.Data = b.arena[o:len(b.arena):len(b.arena)]
-				}
 			} else {
 				st := disp.dec.Decode(uint16(f.LinkType), f.Data, f.WireLen, f.Timestamp, &pkt)
 				pkt.Interface = f.Interface
@@ -397,15 +352,6 @@ func readDispatched(ctx context.Context, src capture.Source, opt *Options, hosts
 	}
 	return stats, err
 }
-
-// onRelease, when set (tests), sees every release of a pinned file.
-var onRelease func(off int64)
-
-// unpinned is the Pinner of a source whose frames must be copied.
-type unpinned struct{}
-
-func (unpinned) Offset([]byte) (int64, bool) { return 0, false }
-func (unpinned) Release(int64)               {}
 
 // pick maps a flow hash to one of n workers without a division.
 func pick(h uint64, n int) int { return int((h >> 32) * uint64(n) >> 32) }
