@@ -3,6 +3,7 @@ package summary
 import (
 	"sort"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wirewatch/wirewatch/internal/sketch"
 )
@@ -166,11 +167,36 @@ func (b *Bucket) Report(n int, complete bool, merged int) *Report {
 	return r
 }
 
+// nonNil makes a top-N list for a report: never null, and names that
+// came from captured bytes made valid text the way records are (each byte
+// that is not UTF-8 as the four characters \xNN, see docs/records.md), so
+// a name in a summary is the same string as in the transactions.
 func nonNil(items []sketch.Item) []sketch.Item {
 	if items == nil {
 		return []sketch.Item{}
 	}
+	for i := range items {
+		if !utf8.ValidString(items[i].Name) {
+			items[i].Name = escapeInvalid(items[i].Name)
+		}
+	}
 	return items
+}
+
+func escapeInvalid(s string) string {
+	const hex = "0123456789abcdef"
+	b := make([]byte, 0, len(s)+8)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, '\\', 'x', hex[s[i]>>4], hex[s[i]&0xf])
+			i++
+			continue
+		}
+		b = append(b, s[i:i+size]...)
+		i += size
+	}
+	return string(b)
 }
 
 // DeviceNames returns the devices of a report in a stable order.
