@@ -10,14 +10,25 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 export CGO_ENABLED := 1
 
-.PHONY: all build run test test-short lint fuzz bench clean deps
+.PHONY: all build run test test-short lint fuzz bench clean deps web
 
 all: build
 
 deps:
 	@scripts/deps.sh
 
-build: deps
+# The web UI (web/): npm install (the versions of package-lock.json) +
+# type check + vite build into internal/center/webui/dist, which the
+# binary embeds. Not `npm ci`: the registry mirror here does not serve
+# rollup's optional binaries for other platforms, so the lock file lacks
+# them and `npm ci` refuses it.
+WEB_STAMP := web/node_modules/.package-lock.json
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && npm install --no-audit --no-fund --loglevel=error
+web: deps $(WEB_STAMP)
+	cd web && npm run -s build
+
+build: web
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/wirewatch
 
 # The main job: probe + center + embedded store in one process, capturing
@@ -26,7 +37,7 @@ build: deps
 run: build
 	$(BIN) $(ARGS)
 
-test:
+test: web
 	@scripts/deps.sh test
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
@@ -55,6 +66,7 @@ bench: build
 	bench/streamflood.sh
 	bench/l7compare.sh
 	bench/center-store.sh
+	bench/ui-map.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin web/node_modules internal/center/webui/dist/assets internal/center/webui/dist/index.html

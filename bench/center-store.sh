@@ -33,3 +33,18 @@ done
 echo "size retention (MaxBytes 64 MiB, 8,000,000 flows written):"
 WIREWATCH_BENCH_RETAIN_MB=64 "$bin" -test.run '^$' -test.bench '^BenchmarkRetention$' -test.benchtime 800x |
 	grep -E '^BenchmarkRetention'
+
+# The shared ClickHouse store (internal/store/clickhouse), on a throwaway
+# clickhouse-server the benchmark starts (Debian's; scripts/deps.sh bench),
+# or on WIREWATCH_BENCH_CLICKHOUSE_URL, whose data sets are then kept.
+chbin=bench/out/center-store-clickhouse.test
+go test -c -o "$chbin" ./internal/store/clickhouse
+echo "clickhouse store: ingest (batches of 10,000 flows):"
+for p in 1 2 4 8; do
+	printf '  %d probe(s): ' "$p"
+	WIREWATCH_BENCH_PROBES=$p "$chbin" -test.run '^$' -test.bench '^BenchmarkWrite$' -test.benchtime 200x |
+		awk '/^BenchmarkWrite/ { for (i = 1; i <= NF; i++) if ($(i) == "flows/s") printf "%s flows/s\n", $(i-1) }'
+done
+echo "clickhouse store: top 10 talkers and a page of flows over $flows stored flows (one day):"
+WIREWATCH_BENCH_FLOWS=$flows "$chbin" -test.run '^$' -test.bench '^(BenchmarkTopTalkers|BenchmarkFlowPage)$' -test.benchtime 20x -test.v |
+	grep -E 'stored [0-9]+ flows|^Benchmark(TopTalkers|FlowPage)/' | sed 's/^ *//'

@@ -20,6 +20,7 @@ import (
 
 	"github.com/wirewatch/wirewatch/internal/capture"
 	"github.com/wirewatch/wirewatch/internal/center"
+	"github.com/wirewatch/wirewatch/internal/center/webui"
 	"github.com/wirewatch/wirewatch/internal/config"
 	"github.com/wirewatch/wirewatch/internal/probe"
 )
@@ -72,7 +73,9 @@ func cmdCenter(args []string, stdout, stderr io.Writer) error {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: wirewatch center [-c center.yaml] [flags]\n\n"+
 			"Receive probes' reports over gRPC, store them (embedded DuckDB in the data\n"+
-			"directory) and serve the REST API at http://API/api/v1/... (docs/api.md).\n\nFlags:\n")
+			"directory by default, or a shared ClickHouse: store.kind in the config) and\n"+
+			"serve the web UI at http://API/ and the REST API at http://API/api/v1/...\n"+
+			"(docs/api.md).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -95,7 +98,11 @@ func cmdCenter(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	opt := center.Options{Version: probe.Version, ReportInterval: *period}
+	ui, err := webui.Default(log)
+	if err != nil {
+		return err
+	}
+	opt := center.Options{Version: probe.Version, ReportInterval: *period, Handler: ui}
 	var replayToken string
 	if *replay != "" {
 		replayToken = randomToken()
@@ -113,7 +120,7 @@ func cmdCenter(args []string, stdout, stderr io.Writer) error {
 		if err := replayFile(ctx, *replay, *period, c.IngestAddr(), replayToken, cfg.DataDir, log); err != nil {
 			return err
 		}
-		log.Info("replay delivered; serving until interrupted", "file", *replay, "api", "http://"+c.APIAddr()+"/api/v1/probes")
+		log.Info("replay delivered; serving until interrupted", "file", *replay, "ui", "http://"+c.APIAddr()+"/", "api", "http://"+c.APIAddr()+"/api/v1/probes")
 	}
 	<-ctx.Done()
 	return nil
@@ -220,7 +227,11 @@ func cmdAll(args []string, stdout, stderr io.Writer) error {
 		id = host
 	}
 	token := randomToken()
-	c, err := center.New(ccfg, center.Options{Version: probe.Version, ExtraTokens: map[string]string{id: token}, ReportInterval: opt.Period}, log)
+	ui, err := webui.Default(log)
+	if err != nil {
+		return err
+	}
+	c, err := center.New(ccfg, center.Options{Version: probe.Version, ExtraTokens: map[string]string{id: token}, ReportInterval: opt.Period, Handler: ui}, log)
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@ type centerReport struct {
 	totals summary.Totals // loss counters since the probe started
 }
 
-func (c *centerReport) Flow(r *record.Flow) { c.exp.AddFlows([]record.Flow{*r}) }
+func (c *centerReport) Flow(r *record.Flow) { c.exp.AddFlow(r) }
 
 func (c *centerReport) Transaction(t *l7.Transaction) {
 	c.exp.AddTransaction(probe.TransactionRecord(t))
@@ -123,6 +123,9 @@ func startReport(cfg config.Report, devices []string, live bool, opt *probe.Opti
 	if cfg.SpoolMaxBytes > 0 {
 		ecfg.Spool.MaxBytes = cfg.SpoolMaxBytes
 	}
+	// A capture file waits for the spool rather than drop what it reads;
+	// live capture must never wait.
+	ecfg.WaitWhenFull = !live
 	info := record.ProbeInfo{
 		ID:       id,
 		Hostname: host,

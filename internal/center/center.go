@@ -22,7 +22,6 @@ import (
 	"github.com/wirewatch/wirewatch/internal/config"
 	"github.com/wirewatch/wirewatch/internal/record"
 	"github.com/wirewatch/wirewatch/internal/store"
-	"github.com/wirewatch/wirewatch/internal/store/duckdb"
 )
 
 // Options are what the configuration file does not say.
@@ -34,7 +33,8 @@ type Options struct {
 	// ExtraTokens are added to the ingest's tokens (the one-process mode's
 	// own probe).
 	ExtraTokens map[string]string
-	// ReportInterval is the probes' window period (probe health).
+	// ReportInterval is the window period assumed for probes that do not
+	// say theirs (probe health; the api section's staleness overrides it).
 	ReportInterval time.Duration
 }
 
@@ -55,17 +55,7 @@ func New(cfg config.Center, opt Options, log *slog.Logger) (*Center, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	scfg := duckdb.DefaultConfig()
-	scfg.Dir = cfg.DataDir
-	if cfg.Retention.MaxAge > 0 {
-		scfg.Retention.MaxAge = cfg.Retention.MaxAge
-	}
-	if cfg.Retention.MaxBytes > 0 {
-		scfg.Retention.MaxBytes = cfg.Retention.MaxBytes
-	}
-	scfg.MemoryLimit = cfg.Store.MemoryLimit
-	scfg.Threads = cfg.Store.Threads
-	st, err := duckdb.Open(scfg, log)
+	st, err := openStore(cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +99,7 @@ func New(cfg config.Center, opt Options, log *slog.Logger) (*Center, error) {
 			return fail(fmt.Errorf("inventory: %w", err))
 		}
 	}
-	acfg := api.Config{ReportInterval: opt.ReportInterval}
+	acfg := apiConfig(cfg.API, opt.ReportInterval)
 	c.api, err = api.New(acfg, api.Deps{
 		Store:     st,
 		Inventory: inv,
@@ -132,12 +122,27 @@ func New(cfg config.Center, opt Options, log *slog.Logger) (*Center, error) {
 	return c, nil
 }
 
+// apiConfig is the API's configuration from the api section; zero
+// values keep the API's defaults.
+func apiConfig(a config.CenterAPI, reportInterval time.Duration) api.Config {
+	return api.Config{
+		ReportInterval: reportInterval,
+		Staleness:      a.Staleness,
+		DefaultRange:   a.DefaultRange,
+		TopN:           a.TopN,
+		MaxWindows:     a.MaxWindows,
+		MaxMerges:      a.MaxMerges,
+		MapEdges:       a.MapEdges,
+		QueryTimeout:   a.QueryTimeout,
+	}
+}
+
 // handle stores one batch from a probe: the map's edges are derived here,
 // once, so that every query reads them ready.
 func (c *Center) handle(ctx context.Context, b *record.Batch) (bool, error) {
 	b.Edges = graph.Derive(b)
 	dup, err := c.store.Write(ctx, b, time.Now())
-	if errors.Is(err, duckdb.ErrBadBatch) {
+	if errors.Is(err, store.ErrBadBatch) {
 		// A batch the store can never take: the probe must drop and count
 		// it rather than resend it forever.
 		err = fmt.Errorf("%w: %w", ingest.ErrRefused, err)

@@ -18,10 +18,11 @@ var (
 	ingestBytes   = prometheus.NewDesc("wirewatch_center_ingest_bytes_total", "Protobuf bytes received, by probe.", []string{"probe"}, nil)
 	ingestErrors  = prometheus.NewDesc("wirewatch_center_ingest_store_errors_total", "Batches the store failed to write (the probe resends), by probe.", []string{"probe"}, nil)
 	ingestRefused = prometheus.NewDesc("wirewatch_center_ingest_refused_total", "Streams or batches refused, by probe and reason (auth, rate, size, decode, store).", []string{"probe", "reason"}, nil)
+	ingestInvalid = prometheus.NewDesc("wirewatch_center_ingest_invalid_records_total", "Records left out of stored batches because they failed validation, by probe and reason (time, address, too_long, too_many, value).", []string{"probe", "reason"}, nil)
 )
 
 func (c ingestCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{ingestStreams, ingestBatches, ingestDups, ingestRecords, ingestBytes, ingestErrors, ingestRefused} {
+	for _, d := range []*prometheus.Desc{ingestStreams, ingestBatches, ingestDups, ingestRecords, ingestBytes, ingestErrors, ingestRefused, ingestInvalid} {
 		ch <- d
 	}
 }
@@ -37,6 +38,9 @@ func (c ingestCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(ingestErrors, prometheus.CounterValue, float64(p.Errors), id)
 		for reason, n := range p.Refused {
 			ch <- prometheus.MustNewConstMetric(ingestRefused, prometheus.CounterValue, float64(n), id, reason)
+		}
+		for reason, n := range p.Invalid {
+			ch <- prometheus.MustNewConstMetric(ingestInvalid, prometheus.CounterValue, float64(n), id, reason)
 		}
 	}
 }

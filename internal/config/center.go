@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -92,7 +94,7 @@ type Center struct {
 	// DataDir holds the embedded store and the all-in-one probe's spool.
 	DataDir   string      `yaml:"data_dir"`
 	GRPC      CenterGRPC  `yaml:"grpc"`
-	API       API         `yaml:"api"`
+	API       CenterAPI   `yaml:"api"`
 	Retention Retention   `yaml:"retention"`
 	Inventory string      `yaml:"inventory"` // YAML file of hosts/networks with names and labels
 	Store     CenterStore `yaml:"store"`
@@ -115,6 +117,68 @@ type CenterGRPC struct {
 	Burst            int     `yaml:"burst"`
 }
 
+// CenterAPI configures the center's REST API (internal/center/api). A
+// zero value takes the API's default, the one in config/center.yaml.
+type CenterAPI struct {
+	// Listen is the REST API's, /metrics' and the web UI's host:port;
+	// "off" disables the server.
+	Listen string `yaml:"listen"`
+	// DefaultRange is the time range of a query without from (0: 15m).
+	DefaultRange time.Duration `yaml:"default_range"`
+	// Staleness: a probe that did not report for this long is stale
+	// (0: 3 × the report interval, the window period of the center's own
+	// probe, else 1m). It is the fallback for probes that say their own
+	// window period (record.ProbeInfo.StaleAfter).
+	Staleness time.Duration `yaml:"staleness"`
+	// TopN is the default length of top-N lists (0: 10; at most
+	// MaxAPITopN).
+	TopN int `yaml:"top_n"`
+	// MaxWindows bounds the summary windows one request merges (0: 1000;
+	// at most MaxAPIRows): a wider range is refused, not merged slowly.
+	MaxWindows int `yaml:"max_windows"`
+	// MaxMerges is how many summary merges run at once (0: 2; at most
+	// MaxAPIMerges); more requests wait for a turn.
+	MaxMerges int `yaml:"max_merges"`
+	// MapEdges is how many address edges a map reads by default (0: 1000;
+	// at most MaxAPIRows).
+	MapEdges int `yaml:"map_edges"`
+	// QueryTimeout bounds each request's store queries (0: 30s).
+	QueryTimeout time.Duration `yaml:"query_timeout"`
+}
+
+// Bounds of the api section (the API's own, internal/center/api).
+const (
+	MaxAPITopN   = 100
+	MaxAPIRows   = 10000 // store.MaxLimit
+	MaxAPIMerges = 64
+)
+
+func (a CenterAPI) validate() []error {
+	var errs []error
+	if a.Listen != "" && a.Listen != "off" {
+		if _, _, err := net.SplitHostPort(a.Listen); err != nil {
+			errs = append(errs, fmt.Errorf("api.listen: %q is not host:port (or off)", a.Listen))
+		}
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"default_range", a.DefaultRange}, {"staleness", a.Staleness}, {"query_timeout", a.QueryTimeout}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("api.%s: %v is negative", d.key, d.v))
+		}
+	}
+	for _, n := range []struct {
+		key    string
+		v, max int
+	}{{"top_n", a.TopN, MaxAPITopN}, {"max_windows", a.MaxWindows, MaxAPIRows}, {"max_merges", a.MaxMerges, MaxAPIMerges}, {"map_edges", a.MapEdges, MaxAPIRows}} {
+		if n.v < 0 || n.v > n.max {
+			errs = append(errs, fmt.Errorf("api.%s: %d is not between 0 (the default) and %d", n.key, n.v, n.max))
+		}
+	}
+	return errs
+}
+
 // ServerTLS is the center's certificate, and the CA that signs probes'
 // client certificates (mTLS when set).
 type ServerTLS struct {
@@ -129,10 +193,101 @@ type Retention struct {
 	MaxBytes int64         `yaml:"max_bytes"`
 }
 
-// CenterStore tunes the embedded store.
+// Store kinds (store.kind).
+const (
+	StoreDuckDB     = "duckdb"     // embedded, in data_dir: one center process
+	StoreClickHouse = "clickhouse" // a ClickHouse server: several center replicas share it
+)
+
+// CenterStore selects the store and tunes it.
 type CenterStore struct {
+	// Kind is duckdb (the default) or clickhouse.
+	Kind        string `yaml:"kind"`
 	MemoryLimit string `yaml:"memory_limit"` // DuckDB's, e.g. "1GB"; empty: DuckDB's default
-	Threads     int    `yaml:"threads"`
+	Threads     int    `yaml:"threads"`      // DuckDB's
+	// ClickHouse is the server of kind clickhouse (docs/store.md).
+	ClickHouse CenterClickHouse `yaml:"clickhouse"`
+}
+
+// CenterClickHouse is where the clickhouse store keeps the records.
+// Retention (max_age, max_bytes) comes from the retention section.
+type CenterClickHouse struct {
+	// URL is the server's HTTP interface, e.g. http://127.0.0.1:8123.
+	URL string `yaml:"url"`
+	// Database holds the tables (default wirewatch); created if missing.
+	Database string `yaml:"database"`
+	// User and Password (or PasswordFile, its first line) authenticate.
+	User         string `yaml:"user"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	// Timeouts: of one query (also the server's max_execution_time), of
+	// one group of batches written (0: 30 s and 60 s).
+	QueryTimeout time.Duration `yaml:"query_timeout"`
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// Writers insert in parallel (0: 2); each groups the batches waiting
+	// for it up to GroupRecords records per insert (0: 200000).
+	Writers      int `yaml:"writers"`
+	GroupRecords int `yaml:"group_records"`
+}
+
+// ResolvePassword returns Password, or the first line of PasswordFile.
+func (c CenterClickHouse) ResolvePassword() (string, error) {
+	if c.PasswordFile == "" {
+		return c.Password, nil
+	}
+	b, err := os.ReadFile(c.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("store.clickhouse.password_file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimSpace(line), nil
+}
+
+var clickhouseDatabaseRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+func (s CenterStore) validate() []error {
+	var errs []error
+	ch := s.ClickHouse
+	switch s.Kind {
+	case "", StoreDuckDB:
+		if ch != (CenterClickHouse{}) {
+			errs = append(errs, errors.New("store.clickhouse: set, but store.kind is not clickhouse"))
+		}
+		if s.Threads < 0 {
+			errs = append(errs, fmt.Errorf("store.threads: %d is negative", s.Threads))
+		}
+		return errs
+	case StoreClickHouse:
+	default:
+		return []error{fmt.Errorf("store.kind: %q is not duckdb or clickhouse", s.Kind)}
+	}
+	if s.MemoryLimit != "" || s.Threads != 0 {
+		errs = append(errs, errors.New("store.memory_limit and store.threads tune duckdb; store.kind is clickhouse"))
+	}
+	if ch.URL == "" {
+		errs = append(errs, errors.New("store.clickhouse.url: empty (the server's HTTP interface, e.g. http://127.0.0.1:8123)"))
+	} else if u, err := url.Parse(ch.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		errs = append(errs, fmt.Errorf("store.clickhouse.url: %q is not http(s)://host:port (credentials go in user and password)", ch.URL))
+	}
+	if ch.Database != "" && !clickhouseDatabaseRE.MatchString(ch.Database) {
+		errs = append(errs, fmt.Errorf("store.clickhouse.database: %q is not a plain name (letters, digits, _)", ch.Database))
+	}
+	if ch.Password != "" && ch.PasswordFile != "" {
+		errs = append(errs, errors.New("store.clickhouse: password and password_file are both set; keep one"))
+	}
+	if ch.QueryTimeout < 0 {
+		errs = append(errs, fmt.Errorf("store.clickhouse.query_timeout: %v is negative", ch.QueryTimeout))
+	}
+	if ch.WriteTimeout < 0 {
+		errs = append(errs, fmt.Errorf("store.clickhouse.write_timeout: %v is negative", ch.WriteTimeout))
+	}
+	if ch.Writers < 0 || ch.Writers > 64 {
+		errs = append(errs, fmt.Errorf("store.clickhouse.writers: %d out of range [0, 64]", ch.Writers))
+	}
+	if ch.GroupRecords < 0 {
+		errs = append(errs, fmt.Errorf("store.clickhouse.group_records: %d is negative", ch.GroupRecords))
+	}
+	return errs
 }
 
 // DefaultCenter returns the configuration used when a key is not given.
@@ -140,7 +295,7 @@ func DefaultCenter() Center {
 	return Center{
 		DataDir:   "./wirewatch-data",
 		GRPC:      CenterGRPC{Listen: "127.0.0.1:10861"},
-		API:       API{Listen: "127.0.0.1:10870"},
+		API:       CenterAPI{Listen: "127.0.0.1:10870"},
 		Retention: Retention{MaxAge: 7 * 24 * time.Hour, MaxBytes: 10 << 30},
 		Log:       Log{Level: "info", Format: "text"},
 	}
@@ -196,17 +351,14 @@ func (c Center) Validate() error {
 	if _, _, err := net.SplitHostPort(c.GRPC.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("grpc.listen: %q is not host:port", c.GRPC.Listen))
 	}
-	if c.API.Listen != "" && c.API.Listen != "off" {
-		if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
-			errs = append(errs, fmt.Errorf("api.listen: %q is not host:port (or off)", c.API.Listen))
-		}
-	}
+	errs = append(errs, c.API.validate()...)
 	if (c.GRPC.TLS.Cert == "") != (c.GRPC.TLS.Key == "") {
 		errs = append(errs, errors.New("grpc.tls: cert and key go together"))
 	}
 	if c.Retention.MaxAge < 0 || c.Retention.MaxBytes < 0 {
 		errs = append(errs, errors.New("retention: max_age and max_bytes must not be negative"))
 	}
+	errs = append(errs, c.Store.validate()...)
 	errs = append(errs, c.Log.validate()...)
 	return errors.Join(errs...)
 }

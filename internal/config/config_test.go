@@ -104,3 +104,46 @@ func TestCenterConfig(t *testing.T) {
 		t.Fatalf("bad center section: %v", err)
 	}
 }
+
+// The api section: the example file's values are the API's defaults, a
+// bad value is refused naming its key, an unknown key naming it and its
+// line.
+func TestCenterAPISection(t *testing.T) {
+	cfg, err := LoadCenter("../../config/center.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := CenterAPI{Listen: "127.0.0.1:10870", DefaultRange: 15 * time.Minute, TopN: 10, MaxWindows: 1000,
+		MaxMerges: 2, MapEdges: 1000, QueryTimeout: 30 * time.Second}
+	if cfg.API != want {
+		t.Errorf("example api section %+v, want %+v", cfg.API, want)
+	}
+	for _, c := range []struct{ src, want string }{
+		{"api:\n  top_n: 101\n", "api.top_n"},
+		{"api:\n  max_windows: 10001\n", "api.max_windows"},
+		{"api:\n  max_merges: -1\n", "api.max_merges"},
+		{"api:\n  map_edges: 20000\n", "api.map_edges"},
+		{"api:\n  staleness: -1s\n", "api.staleness"},
+		{"api:\n  default_range: -5m\n", "api.default_range"},
+		{"api:\n  query_timeout: -1s\n", "api.query_timeout"},
+		{"api:\n  listen: nowhere\n", "api.listen"},
+		{"api:\n  listen: 127.0.0.1:1\n  topn: 5\n", `unknown key "topn"`},
+		{"api:\n  staleness: soon\n", "line 2"},
+	} {
+		cfg := DefaultCenter()
+		err := Unmarshal(strings.NewReader(c.src), &cfg)
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want one naming %s", c.src, err, c.want)
+		}
+	}
+	ok := DefaultCenter()
+	if err := Unmarshal(strings.NewReader("api:\n  top_n: 100\n  max_windows: 10000\n  max_merges: 64\n  map_edges: 10000\n  staleness: 90s\n"), &ok); err != nil {
+		t.Fatal(err)
+	}
+	if err := ok.Validate(); err != nil || ok.API.Staleness != 90*time.Second || ok.API.Listen != "127.0.0.1:10870" {
+		t.Errorf("the largest values: %v, %+v", err, ok.API)
+	}
+}

@@ -41,6 +41,12 @@ type Config struct {
 	// Gzip compresses batches on the wire (default true in DefaultConfig;
 	// a zero Config has it off).
 	Gzip bool
+	// WaitWhenFull makes producers wait for the encoder when its queue is
+	// full instead of dropping the batch they cut: for reading capture
+	// files, where waiting slows the reader down and loses nothing. Never
+	// for live capture, whose kernel ring overflows while a capture
+	// worker waits.
+	WaitWhenFull bool
 }
 
 // TLSConfig holds PEM file paths. CAFile verifies the center (default:

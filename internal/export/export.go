@@ -36,9 +36,11 @@ import (
 // Loss keys the exporter adds to every batch's Loss (cumulative since the
 // exporter started).
 const (
-	// Records dropped before reaching the spool: the encoder was stuck
-	// (the disk did not take a batch for queueWait) or they were added
-	// after Stop.
+	// Records of batches dropped because the encoder was queueLen batches
+	// behind (the disk was slow or stuck) when they were cut: producers
+	// never wait for it.
+	LossQueueFull = "export_queue_full_records"
+	// Records added after Stop.
 	LossQueueDropped = "export_queue_dropped_records"
 	// Records of batches that could not be encoded (a time outside the
 	// years 1678..2262).
@@ -60,12 +62,11 @@ const (
 
 // queueLen is how many cut batches may wait for the encoder: it bounds
 // the exporter's memory at (queueLen + 2) × MaxBatchRecords records. A
-// producer that finds the queue full waits up to queueWait, then the
-// batch is dropped and counted.
-const (
-	queueLen  = 4
-	queueWait = 5 * time.Second
-)
+// batch cut while the queue is full is dropped and counted (LossQueueFull)
+// at once, since the producers are the capture path, which must never
+// wait for a disk; with Config.WaitWhenFull (a capture file's reader) the
+// producer waits instead.
+const queueLen = 4
 
 // Exporter batches records and delivers them to the center.
 type Exporter struct {
@@ -81,8 +82,10 @@ type Exporter struct {
 	curBytes    int
 	loss        map[string]uint64 // the producers' counters (SetLoss)
 	lossChanged bool
-	lastExport  uint64 // sum of the export counters in the last batch cut
-	closed      bool   // Stop has cut the last batch
+	period      time.Duration // the windows' length, when info does not say it
+	queueStuck  bool          // the last cut found the queue full
+	lastExport  uint64        // sum of the export counters in the last batch cut
+	closed      bool          // Stop has cut the last batch
 
 	queue chan cut
 
@@ -96,7 +99,8 @@ type Exporter struct {
 	stopErr   error
 
 	// Counters.
-	queueDropped, encodeFailed, spoolRefused   atomic.Uint64
+	queueFull, queueDropped                    atomic.Uint64
+	encodeFailed, spoolRefused                 atomic.Uint64
 	batches, records                           atomic.Uint64
 	sent, acked, duplicates, refused, tooLarge atomic.Uint64
 	sessions, sessionErrors                    atomic.Uint64
@@ -104,10 +108,11 @@ type Exporter struct {
 }
 
 // cut is a batch on its way to the encoder, with the producers' loss
-// counters as they were when it was cut.
+// counters and the window period as they were when it was cut.
 type cut struct {
-	b    *record.Batch
-	loss map[string]uint64
+	b      *record.Batch
+	loss   map[string]uint64
+	period time.Duration
 }
 
 // New checks cfg, loads the TLS files and opens the spool. Producers may
@@ -123,6 +128,9 @@ func New(cfg Config, info record.ProbeInfo, log *slog.Logger) (*Exporter, error)
 	}
 	if len(info.ID) > wire.MaxNameBytes {
 		return nil, fmt.Errorf("export: probe ID is %d bytes, more than %d", len(info.ID), wire.MaxNameBytes)
+	}
+	if info.Period < 0 || info.Period > wire.MaxPeriod {
+		return nil, fmt.Errorf("export: probe period %v is not between 0 and %v", info.Period, wire.MaxPeriod)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -250,16 +258,24 @@ func (e *Exporter) drain(ctx context.Context) error {
 }
 
 // AddWindow adds a closed summary window. The Add methods are safe from
-// any goroutine and never wait on the network; when the encoder is
-// queueLen batches behind they wait for it (see queueWait). Records are
+// any goroutine and never wait, neither on the network nor on the disk:
+// when the encoder is queueLen batches behind, the batch they cut is
+// dropped and counted (LossQueueFull). With Config.WaitWhenFull they wait
+// for the encoder instead (which runs from Start on). Records are
 // copied, but the slices they hold (a window's Summary, a transaction's
 // Flags and Fields) are kept until the batch is encoded: do not modify
 // them after adding.
+//
+// The window's length is the probe's period (ProbeInfo.Period) reported
+// to the center when the ProbeInfo given to New does not say it.
 func (e *Exporter) AddWindow(w record.Window) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.refuseLocked(1) {
 		return
+	}
+	if d := w.End.Sub(w.Start); d > 0 && d <= wire.MaxPeriod {
+		e.period = d
 	}
 	e.cur.Windows = append(e.cur.Windows, w)
 	e.addedLocked(64 + len(w.Probe) + len(w.Summary))
@@ -273,10 +289,24 @@ func (e *Exporter) AddFlows(fs []record.Flow) {
 		return
 	}
 	for i := range fs {
-		f := &fs[i]
-		e.cur.Flows = append(e.cur.Flows, *f)
-		e.addedLocked(120 + len(f.Transport) + len(f.App) + len(f.Device) + len(f.State))
+		e.addFlowLocked(&fs[i])
 	}
+}
+
+// AddFlow adds one flow record, copied: the flow table's per-flow hook
+// calls it without making a slice per flow.
+func (e *Exporter) AddFlow(f *record.Flow) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.refuseLocked(1) {
+		return
+	}
+	e.addFlowLocked(f)
+}
+
+func (e *Exporter) addFlowLocked(f *record.Flow) {
+	e.cur.Flows = append(e.cur.Flows, *f)
+	e.addedLocked(120 + len(f.Transport) + len(f.App) + len(f.Device) + len(f.State))
 }
 
 // AddTransaction adds one transaction.
@@ -359,23 +389,24 @@ func (e *Exporter) cutLocked(force bool) {
 	e.curRecords, e.curBytes = 0, 0
 	e.lossChanged = false
 	e.lastExport = exp
-	c := cut{b, maps.Clone(e.loss)}
-	select {
-	case e.queue <- c:
+	c := cut{b, maps.Clone(e.loss), e.period}
+	if e.cfg.WaitWhenFull {
+		// In order, holding the lock: every producer waits its turn.
+		e.queue <- c
 		return
-	default:
 	}
-	// The encoder is behind (a window's worth of flows arrived at once,
-	// or the disk is slow): the producer waits for it, in order, since
-	// nothing here waits on the network. Only a disk that stays stuck
-	// costs records.
-	t := time.NewTimer(queueWait)
-	defer t.Stop()
 	select {
 	case e.queue <- c:
-	case <-t.C:
-		e.queueDropped.Add(uint64(n))
-		e.log.Error("encoder stuck: batch dropped", "records", n, "waited", queueWait)
+		e.queueStuck = false
+	default:
+		// The encoder is queueLen batches behind (the disk is slow or
+		// stuck): waiting would stall the capture path, so this batch is
+		// what the slow disk costs. The next batch carries the count.
+		e.queueFull.Add(uint64(n))
+		if !e.queueStuck {
+			e.queueStuck = true
+			e.log.Warn("encoder behind: dropping batches until it catches up", "records", n, "queued", queueLen)
+		}
 	}
 }
 
@@ -404,6 +435,9 @@ func (e *Exporter) encodeLoop() {
 	for c := range e.queue {
 		b := c.b
 		b.Probe = e.info
+		if b.Probe.Period == 0 {
+			b.Probe.Period = c.period
+		}
 		b.SentAt = time.Now().UTC()
 		b.Loss = c.loss
 		if b.Loss == nil {
@@ -431,6 +465,7 @@ func (e *Exporter) encodeLoop() {
 func (e *Exporter) exportLoss() map[string]uint64 {
 	st := e.sp.Stats()
 	return map[string]uint64{
+		LossQueueFull:    e.queueFull.Load(),
 		LossQueueDropped: e.queueDropped.Load(),
 		LossEncodeFailed: e.encodeFailed.Load(),
 		LossSpoolRefused: e.spoolRefused.Load(),

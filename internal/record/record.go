@@ -63,6 +63,24 @@ type ProbeInfo struct {
 	// Addresses are the host's own addresses, so the map can name them.
 	Addresses []netip.Addr
 	Started   time.Time
+	// Period is the probe's summary window length: it reports at least
+	// once per Period (a window closes). 0: not said (older probes).
+	Period time.Duration
+}
+
+// StalePeriods is how many of its periods a probe may stay silent
+// before the center calls it stale.
+const StalePeriods = 3
+
+// StaleAfter is how long the center waits for a probe's next report
+// before calling it stale: StalePeriods of the probe's own Period, so
+// that a fleet with different periods is judged probe by probe, or
+// fallback when the probe did not say its period.
+func (p *ProbeInfo) StaleAfter(fallback time.Duration) time.Duration {
+	if p.Period <= 0 {
+		return fallback
+	}
+	return StalePeriods * p.Period
 }
 
 // ProbeStatus is what the center knows of a probe.

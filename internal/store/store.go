@@ -20,12 +20,26 @@ import (
 // Limit means DefaultLimit.
 type Store interface {
 	// Write stores a batch atomically and records the probe's status
-	// (info, last report time = now, loss counters, sequence). A batch
-	// whose Seq is not above the probe's last stored Seq was stored
-	// before: Write stores nothing and reports duplicate = true.
+	// (info, last report time = now, loss counters, sequence).
+	//
+	// The dedup key is (probe ID, spool ID): a batch is a duplicate iff a
+	// batch of the same probe and the same SpoolID with a Seq ≥ this one
+	// was stored before; Write then stores nothing (no records, no status
+	// change) and reports duplicate = true. A new SpoolID starts a new
+	// sequence: a probe whose spool was wiped numbers its batches from 1
+	// again and they are stored. Each spool keeps its own last Seq, so a
+	// late batch of an older spool of the same probe is still deduped
+	// against that spool's last Seq, not the newest spool's. An empty
+	// SpoolID (a probe older than spool IDs) is a spool like any other.
+	//
+	// Loss: keys with the prefix CenterLossPrefix are counted by the
+	// center for this batch alone (records it dropped as invalid): Write
+	// adds them to the probe's stored totals. Every other key is the
+	// probe's own cumulative counter and replaces the stored value. A
+	// batch without Loss leaves the stored counters as they are.
 	Write(ctx context.Context, b *record.Batch, now time.Time) (duplicate bool, err error)
-	// LastSeq is the highest Seq stored for a probe (0 if none).
-	LastSeq(ctx context.Context, probe string) (uint64, error)
+	// LastSeq is the highest Seq stored for a probe's spool (0 if none).
+	LastSeq(ctx context.Context, probe, spoolID string) (uint64, error)
 
 	Probes(ctx context.Context) ([]record.ProbeStatus, error)
 	// Windows returns the windows that overlap [From, To), of the given
@@ -42,10 +56,27 @@ type Store interface {
 	// Traffic returns per-device traffic records, summed per probe,
 	// device and direction over [From, To).
 	Traffic(ctx context.Context, q TrafficQuery) ([]record.Traffic, error)
-	// Edges returns the map's edges over [From, To): records with the same
-	// (Client, Server, Transport, App, Port) summed across periods and
-	// probes, Start/End spanning them; at most Limit edges by bytes.
+	// Edges returns the map's edges over [From, To), at most Limit by
+	// bytes. Records with the same (Client, Server, Transport, App, Port)
+	// are summed per probe across periods, then the maximum is taken
+	// across probes (Packets, Bytes and Flows each their own maximum;
+	// Start/End span every record). Why the maximum: two probes that see
+	// one conversation (one on the client, one on the server) each report
+	// all of it, and a sum would double it; the probe that missed fewer
+	// packets has the larger count, which is the better estimate.
+	// Different conversations seen by different probes are distinct
+	// edges unless they share all five key columns, in which case the
+	// maximum undercounts them: the map prefers that to double counting.
 	Edges(ctx context.Context, q EdgeQuery) ([]record.Edge, error)
+	// TxBreakdown aggregates the transactions between two address sets
+	// over [From, To) (the details of a map node or edge): counts and
+	// latency quantiles per protocol, counts per status, and the newest
+	// transactions. See mapdetail.go.
+	TxBreakdown(ctx context.Context, q TxBreakdownQuery) (*TxBreakdown, error)
+	// Extent is the time span of the stored summary windows: From is the
+	// earliest window start, To the latest window end; the zero
+	// TimeRange when none is stored. The UI's time scrubber spans it.
+	Extent(ctx context.Context) (TimeRange, error)
 
 	// Retain applies the retention policy (age and size) now and reports
 	// what it removed. Backends also run it periodically by themselves.
@@ -53,6 +84,12 @@ type Store interface {
 	Stats() Stats
 	Close() error
 }
+
+// CenterLossPrefix starts the Loss keys the center counts per batch
+// (center_invalid_records_<reason>, see internal/wire): Write adds them up
+// across batches instead of replacing them, so that they survive center
+// restarts and add up across center replicas.
+const CenterLossPrefix = "center_"
 
 // Limits of every query.
 const (
@@ -63,6 +100,11 @@ const (
 // ErrBadQuery is wrapped by errors about a query's parameters (the API
 // answers 400 with the message).
 var ErrBadQuery = errors.New("bad query")
+
+// ErrBadBatch is wrapped by Write's errors about a batch that can never be
+// stored (no probe ID, times out of range): the center refuses it, so that
+// the probe drops and counts it instead of resending it forever.
+var ErrBadBatch = errors.New("bad batch")
 
 // TimeRange is [From, To). A zero From means the beginning, a zero To means
 // now.

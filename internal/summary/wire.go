@@ -132,10 +132,7 @@ func (b *Bucket) MarshalBinary() ([]byte, error) {
 		for _, d := range []*sketch.Distinct{b.SrcIPs, b.DstIPs, b.SrcIPsIn, b.DstIPsOut} {
 			w.distinct(d)
 		}
-		for _, t := range []*sketch.TopK{b.TopIPv4, b.TopIPv6, b.TopPorts, b.TopIPv4Bytes,
-			b.TopIPv6Bytes, b.TopPortsBytes, b.TopConversations} {
-			w.topk(t)
-		}
+		w.topks(b.TopIPv4, b.TopIPv6, b.TopPorts, b.TopIPv4Bytes, b.TopIPv6Bytes, b.TopPortsBytes, b.TopConversations)
 	})
 	if len(b.L7) > 0 {
 		w.section(secL7, func() { w.protocols(b.L7) })
@@ -146,10 +143,8 @@ func (b *Bucket) MarshalBinary() ([]byte, error) {
 			w.uvarints(c.Total, c.Queries, c.Replies, c.NoError, c.NXDomain, c.Refused, c.SrvFail, c.NoData,
 				c.TCP, c.UDP, c.IPv4, c.IPv6, d.Xact, d.XactTimedOut, d.XactIn, d.XactOut)
 			w.distinct(d.QNames)
-			for _, t := range []*sketch.TopK{d.TopQName2, d.TopQName3, d.TopQType, d.TopRcode, d.TopNXDomain,
-				d.TopRefused, d.TopSrvFail, d.TopUDPPorts, d.SlowIn, d.SlowOut} {
-				w.topk(t)
-			}
+			w.topks(d.TopQName2, d.TopQName3, d.TopQType, d.TopRcode, d.TopNXDomain,
+				d.TopRefused, d.TopSrvFail, d.TopUDPPorts, d.SlowIn, d.SlowOut)
 			w.quantiles(d.LatIn)
 			w.quantiles(d.LatOut)
 		})
@@ -157,18 +152,14 @@ func (b *Bucket) MarshalBinary() ([]byte, error) {
 	if h := b.HTTP; h != nil {
 		w.section(secHTTP, func() {
 			w.uvarints(h.Requests, h.Responses)
-			for _, t := range []*sketch.TopK{h.TopMethods, h.TopStatus, h.TopHosts, h.TopPaths, h.TopSlow} {
-				w.topk(t)
-			}
+			w.topks(h.TopMethods, h.TopStatus, h.TopHosts, h.TopPaths, h.TopSlow)
 			w.quantiles(h.Latency)
 		})
 	}
 	if t := b.TLS; t != nil {
 		w.section(secTLS, func() {
 			w.uvarints(t.Handshakes, t.ServerHellos)
-			for _, k := range []*sketch.TopK{t.TopSNI, t.TopVersions, t.TopJA4, t.TopJA3, t.TopALPN} {
-				w.topk(k)
-			}
+			w.topks(t.TopSNI, t.TopVersions, t.TopJA4, t.TopJA3, t.TopALPN)
 		})
 	}
 	if w.err != nil {
@@ -314,34 +305,15 @@ func (w *wireWriter) sizeDist(d *sizeDist) {
 
 // A nil sketch is written as an empty blob, which decodes to an empty
 // sketch with the bucket's parameters.
-func (w *wireWriter) quantiles(q *sketch.Quantiles) {
-	if q == nil {
+func writeSketch[S any, P interface {
+	*S
+	MarshalBinary() ([]byte, error)
+}](w *wireWriter, s P) {
+	if s == nil {
 		w.blob(nil)
 		return
 	}
-	b, err := q.MarshalBinary()
-	w.sketchBlob(b, err)
-}
-
-func (w *wireWriter) distinct(d *sketch.Distinct) {
-	if d == nil {
-		w.blob(nil)
-		return
-	}
-	b, err := d.MarshalBinary()
-	w.sketchBlob(b, err)
-}
-
-func (w *wireWriter) topk(t *sketch.TopK) {
-	if t == nil {
-		w.blob(nil)
-		return
-	}
-	b, err := t.MarshalBinary()
-	w.sketchBlob(b, err)
-}
-
-func (w *wireWriter) sketchBlob(b []byte, err error) {
+	b, err := s.MarshalBinary()
 	if err != nil {
 		if w.err == nil {
 			w.err = fmt.Errorf("%w: section %s: %w", ErrInvalidBucket, w.sec, err)
@@ -349,6 +321,15 @@ func (w *wireWriter) sketchBlob(b []byte, err error) {
 		return
 	}
 	w.blob(b)
+}
+
+func (w *wireWriter) quantiles(q *sketch.Quantiles) { writeSketch(w, q) }
+func (w *wireWriter) distinct(d *sketch.Distinct)   { writeSketch(w, d) }
+
+func (w *wireWriter) topks(ts ...*sketch.TopK) {
+	for _, t := range ts {
+		writeSketch(w, t)
+	}
 }
 
 func (w *wireWriter) protocols(m map[string]*ProtoStats) {
@@ -369,9 +350,7 @@ func (w *wireWriter) protocols(m map[string]*ProtoStats) {
 		w.uvarint(uint64(len(p.Outcomes)))
 		w.uvarints(p.Outcomes[:]...)
 		w.quantiles(p.Latency)
-		for _, t := range []*sketch.TopK{p.TopOps, p.TopStatus, p.TopTargets, p.TopSlow} {
-			w.topk(t)
-		}
+		w.topks(p.TopOps, p.TopStatus, p.TopTargets, p.TopSlow)
 	}
 }
 
@@ -599,63 +578,45 @@ func (r *wireReader) sketchErr(what string, err error) {
 	}
 }
 
-func (r *wireReader) quantiles(what string) *sketch.Quantiles {
+// readSketch reads a sketch blob: an empty one is fresh(), any other
+// must decode and pass check (when not nil).
+func readSketch[S any, P interface {
+	*S
+	UnmarshalBinary([]byte) error
+}](r *wireReader, what string, fresh func() P, check func(P) error) P {
 	data := r.blob(what)
 	if r.err != nil {
 		return nil
 	}
 	if len(data) == 0 {
-		return sketch.NewQuantiles()
+		return fresh()
 	}
-	q := &sketch.Quantiles{}
-	if err := q.UnmarshalBinary(data); err != nil {
+	s := P(new(S))
+	err := s.UnmarshalBinary(data)
+	if err == nil && check != nil {
+		err = check(s)
+	}
+	if err != nil {
 		r.sketchErr(what, err)
 		return nil
 	}
-	if err := q.Merge(refQuantiles); err != nil {
-		r.sketchErr(what, err)
-		return nil
-	}
-	return q
+	return s
+}
+
+func (r *wireReader) quantiles(what string) *sketch.Quantiles {
+	return readSketch(r, what, sketch.NewQuantiles, func(q *sketch.Quantiles) error { return q.Merge(refQuantiles) })
 }
 
 func (r *wireReader) distinct(what string, dense bool) *sketch.Distinct {
-	data := r.blob(what)
-	if r.err != nil {
-		return nil
+	fresh := sketch.NewDistinct
+	if dense {
+		fresh = sketch.NewDenseDistinct
 	}
-	if len(data) == 0 {
-		if dense {
-			return sketch.NewDenseDistinct()
-		}
-		return sketch.NewDistinct()
-	}
-	d := &sketch.Distinct{}
-	if err := d.UnmarshalBinary(data); err != nil {
-		r.sketchErr(what, err)
-		return nil
-	}
-	if err := d.Merge(refDistinct); err != nil {
-		r.sketchErr(what, err)
-		return nil
-	}
-	return d
+	return readSketch(r, what, fresh, func(d *sketch.Distinct) error { return d.Merge(refDistinct) })
 }
 
 func (r *wireReader) topk(what string) *sketch.TopK {
-	data := r.blob(what)
-	if r.err != nil {
-		return nil
-	}
-	if len(data) == 0 {
-		return sketch.NewTopK(r.topCapacity)
-	}
-	t := &sketch.TopK{}
-	if err := t.UnmarshalBinary(data); err != nil {
-		r.sketchErr(what, err)
-		return nil
-	}
-	return t
+	return readSketch(r, what, func() *sketch.TopK { return sketch.NewTopK(r.topCapacity) }, nil)
 }
 
 func (r *wireReader) window() *Bucket {

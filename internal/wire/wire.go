@@ -31,16 +31,17 @@ const Version = 1
 // 10,000 records by default) and exist so that a hostile message cannot
 // make the center keep absurd values.
 const (
-	MaxRecords      = 100_000  // windows + flows + transactions + traffic records per batch
-	MaxSummaryBytes = 32 << 20 // one window's summary blob
-	MaxValueBytes   = 64 << 10 // a value copied from traffic: op, target, status, field key or value
-	MaxNameBytes    = 1024     // any other string: probe ID, hostname, label, device, app, ...
-	MaxFields       = 1024     // fields of one transaction
-	MaxFlags        = 64       // flags of one transaction
-	MaxLabels       = 1024     // probe labels
-	MaxDevices      = 4096     // probe devices
-	MaxAddresses    = 4096     // probe addresses
-	MaxLoss         = 4096     // loss counters per batch
+	MaxRecords      = 100_000        // windows + flows + transactions + traffic records per batch
+	MaxSummaryBytes = 32 << 20       // one window's summary blob
+	MaxValueBytes   = 64 << 10       // a value copied from traffic: op, target, status, field key or value
+	MaxNameBytes    = 1024           // any other string: probe ID, hostname, label, device, app, ...
+	MaxFields       = 1024           // fields of one transaction
+	MaxFlags        = 64             // flags of one transaction
+	MaxLabels       = 1024           // probe labels
+	MaxDevices      = 4096           // probe devices
+	MaxAddresses    = 4096           // probe addresses
+	MaxLoss         = 4096           // loss counters per batch
+	MaxPeriod       = 24 * time.Hour // a probe's window period
 )
 
 // gRPC metadata of a Report stream. The probe sends MetaProbe (its ID)
@@ -74,10 +75,10 @@ func Encode(b *record.Batch) ([]byte, error) {
 
 // Decode parses bytes written by Encode (or received from anyone) and
 // validates them as FromProto does.
-func Decode(data []byte) (*record.Batch, error) {
+func Decode(data []byte) (*record.Batch, Dropped, error) {
 	var m pb.Batch
 	if err := proto.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, Dropped{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return FromProto(&m)
 }
@@ -104,105 +105,91 @@ func ToProto(b *record.Batch) (*pb.Batch, error) {
 			m.Loss[k] = v
 		}
 	}
-	if len(b.Windows) > 0 {
-		m.Windows = make([]*pb.Window, len(b.Windows))
-		ws := make([]pb.Window, len(b.Windows))
-		for i := range b.Windows {
-			w := &b.Windows[i]
-			ws[i] = pb.Window{
-				Start:   e.time("window start", w.Start),
-				End:     e.time("window end", w.End),
-				Summary: w.Summary,
-				Packets: w.Packets,
-				Bytes:   w.Bytes,
-			}
-			m.Windows[i] = &ws[i]
+	m.Windows = protoList(b.Windows, func(w *record.Window, p *pb.Window) {
+		*p = pb.Window{
+			Start:   e.time("window start", w.Start),
+			End:     e.time("window end", w.End),
+			Summary: w.Summary,
+			Packets: w.Packets,
+			Bytes:   w.Bytes,
 		}
-	}
-	if len(b.Flows) > 0 {
-		m.Flows = make([]*pb.Flow, len(b.Flows))
-		fs := make([]pb.Flow, len(b.Flows))
-		for i := range b.Flows {
-			f := &b.Flows[i]
-			fs[i] = pb.Flow{
-				Start:              e.time("flow start", f.Start),
-				End:                e.time("flow end", f.End),
-				Transport:          f.Transport,
-				ClientAddr:         addrBytes(f.Client.Addr()),
-				ClientPort:         uint32(f.Client.Port()),
-				ServerAddr:         addrBytes(f.Server.Addr()),
-				ServerPort:         uint32(f.Server.Port()),
-				App:                f.App,
-				Device:             f.Device,
-				Vlan:               uint32(f.VLAN),
-				TunnelId:           f.TunnelID,
-				PacketsC2S:         f.Packets[record.ClientToServer],
-				PacketsS2C:         f.Packets[record.ServerToClient],
-				BytesC2S:           f.Bytes[record.ClientToServer],
-				BytesS2C:           f.Bytes[record.ServerToClient],
-				RetransmissionsC2S: f.Retransmissions[record.ClientToServer],
-				RetransmissionsS2C: f.Retransmissions[record.ServerToClient],
-				Rtt:                int64(f.RTT),
-				State:              f.State,
-				Ended:              f.Ended,
-			}
-			m.Flows[i] = &fs[i]
+	})
+	m.Flows = protoList(b.Flows, func(f *record.Flow, p *pb.Flow) {
+		*p = pb.Flow{
+			Start:              e.time("flow start", f.Start),
+			End:                e.time("flow end", f.End),
+			Transport:          f.Transport,
+			ClientAddr:         addrBytes(f.Client.Addr()),
+			ClientPort:         uint32(f.Client.Port()),
+			ServerAddr:         addrBytes(f.Server.Addr()),
+			ServerPort:         uint32(f.Server.Port()),
+			App:                f.App,
+			Device:             f.Device,
+			Vlan:               uint32(f.VLAN),
+			TunnelId:           f.TunnelID,
+			PacketsC2S:         f.Packets[record.ClientToServer],
+			PacketsS2C:         f.Packets[record.ServerToClient],
+			BytesC2S:           f.Bytes[record.ClientToServer],
+			BytesS2C:           f.Bytes[record.ServerToClient],
+			RetransmissionsC2S: f.Retransmissions[record.ClientToServer],
+			RetransmissionsS2C: f.Retransmissions[record.ServerToClient],
+			Rtt:                int64(f.RTT),
+			State:              f.State,
+			Ended:              f.Ended,
 		}
-	}
-	if len(b.Transactions) > 0 {
-		m.Transactions = make([]*pb.Transaction, len(b.Transactions))
-		ts := make([]pb.Transaction, len(b.Transactions))
-		for i := range b.Transactions {
-			t := &b.Transactions[i]
-			ts[i] = pb.Transaction{
-				Proto:         t.Proto,
-				Transport:     t.Transport,
-				ClientAddr:    addrBytes(t.Client.Addr()),
-				ClientPort:    uint32(t.Client.Port()),
-				ServerAddr:    addrBytes(t.Server.Addr()),
-				ServerPort:    uint32(t.Server.Port()),
-				RequestTime:   e.time("transaction request_time", t.RequestTime),
-				ResponseTime:  e.time("transaction response_time", t.ResponseTime),
-				Latency:       int64(t.Latency),
-				RequestBytes:  t.RequestBytes,
-				ResponseBytes: t.ResponseBytes,
-				Op:            strBytes(t.Op),
-				Target:        strBytes(t.Target),
-				Status:        strBytes(t.Status),
-				Outcome:       t.Outcome,
-				Flags:         t.Flags,
-			}
-			if len(t.Fields) > 0 {
-				ts[i].Fields = make([]*pb.Field, len(t.Fields))
-				fv := make([]pb.Field, len(t.Fields))
-				for j, f := range t.Fields {
-					fv[j] = pb.Field{Key: strBytes(f.Key), Value: strBytes(f.Value)}
-					ts[i].Fields[j] = &fv[j]
-				}
-			}
-			m.Transactions[i] = &ts[i]
+	})
+	m.Transactions = protoList(b.Transactions, func(t *record.Transaction, p *pb.Transaction) {
+		*p = pb.Transaction{
+			Proto:         t.Proto,
+			Transport:     t.Transport,
+			ClientAddr:    addrBytes(t.Client.Addr()),
+			ClientPort:    uint32(t.Client.Port()),
+			ServerAddr:    addrBytes(t.Server.Addr()),
+			ServerPort:    uint32(t.Server.Port()),
+			RequestTime:   e.time("transaction request_time", t.RequestTime),
+			ResponseTime:  e.time("transaction response_time", t.ResponseTime),
+			Latency:       int64(t.Latency),
+			RequestBytes:  t.RequestBytes,
+			ResponseBytes: t.ResponseBytes,
+			Op:            strBytes(t.Op),
+			Target:        strBytes(t.Target),
+			Status:        strBytes(t.Status),
+			Outcome:       t.Outcome,
+			Flags:         t.Flags,
+			Fields: protoList(t.Fields, func(f *record.Field, p *pb.Field) {
+				*p = pb.Field{Key: strBytes(f.Key), Value: strBytes(f.Value)}
+			}),
 		}
-	}
-	if len(b.Traffic) > 0 {
-		m.Traffic = make([]*pb.Traffic, len(b.Traffic))
-		tr := make([]pb.Traffic, len(b.Traffic))
-		for i := range b.Traffic {
-			t := &b.Traffic[i]
-			tr[i] = pb.Traffic{
-				Device:    t.Device,
-				Direction: t.Direction,
-				Start:     e.time("traffic start", t.Start),
-				End:       e.time("traffic end", t.End),
-				Packets:   t.Packets,
-				Bytes:     t.Bytes,
-			}
-			m.Traffic[i] = &tr[i]
+	})
+	m.Traffic = protoList(b.Traffic, func(t *record.Traffic, p *pb.Traffic) {
+		*p = pb.Traffic{
+			Device:    t.Device,
+			Direction: t.Direction,
+			Start:     e.time("traffic start", t.Start),
+			End:       e.time("traffic end", t.End),
+			Packets:   t.Packets,
+			Bytes:     t.Bytes,
 		}
-	}
+	})
 	if e.err != nil {
 		return nil, e.err
 	}
 	return m, nil
+}
+
+// protoList converts a list of records to their messages, all in one
+// allocation; nil when there are none.
+func protoList[R, M any](in []R, conv func(*R, *M)) []*M {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]*M, len(in))
+	ms := make([]M, len(in))
+	for i := range in {
+		conv(&in[i], &ms[i])
+		out[i] = &ms[i]
+	}
+	return out
 }
 
 // encoder keeps the first error of a conversion, so that the conversion
@@ -235,6 +222,7 @@ func (e *encoder) probe(p *record.ProbeInfo) *pb.ProbeInfo {
 		Version:  p.Version,
 		Devices:  p.Devices,
 		Started:  e.time("probe started", p.Started),
+		Period:   int64(p.Period),
 	}
 	if len(p.Labels) > 0 {
 		m.Labels = make(map[string]string, len(p.Labels))

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"errors"
+	"math"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -32,6 +33,7 @@ func fullBatch() *record.Batch {
 			Devices:   []string{"eth0", "tunl0"},
 			Addresses: []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("::ffff:10.9.9.9")},
 			Started:   ts(base - 3_600_000_000_000),
+			Period:    time.Minute,
 		},
 		Seq: 42, SpoolID: "spool-7f3a",
 		Windows: []record.Window{{
@@ -118,10 +120,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := mustDecode(t, data)
 	// Field by field first, for a readable failure; DeepEqual then catches
 	// anything the list below forgets.
 	if out.Seq != in.Seq || out.Probe.ID != in.Probe.ID || !out.SentAt.Equal(in.SentAt) {
@@ -157,10 +156,7 @@ func TestRecordsTakeTheBatchProbe(t *testing.T) {
 	in := fullBatch()
 	in.Flows[0].Probe = ""
 	in.Transactions[0].Probe = "someone-else"
-	out, err := Decode(mustEncode(t, in))
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := mustDecode(t, mustEncode(t, in))
 	if out.Flows[0].Probe != "probe-1" || out.Transactions[0].Probe != "probe-1" {
 		t.Errorf("records' probe: flow %q transaction %q, want the batch's probe-1", out.Flows[0].Probe, out.Transactions[0].Probe)
 	}
@@ -170,10 +166,7 @@ func TestEdgesAndZonesDoNotTravel(t *testing.T) {
 	in := fullBatch()
 	in.Edges = []record.Edge{{Probe: "probe-1", Bytes: 1}}
 	in.Flows[0].Client = netip.AddrPortFrom(netip.MustParseAddr("fe80::1%eth0"), 5)
-	out, err := Decode(mustEncode(t, in))
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := mustDecode(t, mustEncode(t, in))
 	if len(out.Edges) != 0 {
 		t.Errorf("edges travelled: %v", out.Edges)
 	}
@@ -184,10 +177,7 @@ func TestEdgesAndZonesDoNotTravel(t *testing.T) {
 
 func TestEmptyBatch(t *testing.T) {
 	in := &record.Batch{Probe: record.ProbeInfo{ID: "p"}, Seq: 1}
-	out, err := Decode(mustEncode(t, in))
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := mustDecode(t, mustEncode(t, in))
 	if !reflect.DeepEqual(out, in) {
 		t.Errorf("got %+v want %+v", out, in)
 	}
@@ -214,6 +204,19 @@ func mustEncode(t testing.TB, b *record.Batch) []byte {
 	return data
 }
 
+// mustDecode decodes what must be valid through and through.
+func mustDecode(t testing.TB, data []byte) *record.Batch {
+	t.Helper()
+	b, dropped, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dropped.Total() != 0 || dropped.First != nil {
+		t.Fatalf("records dropped: %v (%v)", dropped.Records, dropped.First)
+	}
+	return b
+}
+
 func mustProto(t testing.TB) *pb.Batch {
 	t.Helper()
 	m, err := ToProto(fullBatch())
@@ -223,10 +226,10 @@ func mustProto(t testing.TB) *pb.Batch {
 	return m
 }
 
-// TestFromProtoRefusesHostileInput mutates a valid message one way at a
-// time; each must be refused with ErrInvalid and a message naming what is
-// wrong.
-func TestFromProtoRefusesHostileInput(t *testing.T) {
+// TestFromProtoRefusesHostileEnvelope mutates the envelope of a valid
+// message one way at a time; each must refuse the whole batch with
+// ErrInvalid and a message naming what is wrong.
+func TestFromProtoRefusesHostileEnvelope(t *testing.T) {
 	long := func(n int) string { return strings.Repeat("a", n) }
 	cases := []struct {
 		name   string
@@ -249,30 +252,18 @@ func TestFromProtoRefusesHostileInput(t *testing.T) {
 		{"too many addresses", func(m *pb.Batch) { m.Probe.Addresses = make([][]byte, MaxAddresses+1) }, "addresses, more than"},
 		{"bad probe address", func(m *pb.Batch) { m.Probe.Addresses[1] = []byte{1, 2, 3} }, "addresses[1] is 3 bytes"},
 		{"empty probe address", func(m *pb.Batch) { m.Probe.Addresses[0] = nil }, "addresses[0] is 0 bytes"},
+		{"negative period", func(m *pb.Batch) { m.Probe.Period = -1 }, "period -1"},
+		{"period over a day", func(m *pb.Batch) { m.Probe.Period = int64(25 * time.Hour) }, "period 90000000000000"},
+		{"probe started at the reserved time", func(m *pb.Batch) { m.Probe.Started = math.MinInt64 }, "out of range"},
 		{"too many records", func(m *pb.Batch) { m.Traffic = make([]*pb.Traffic, MaxRecords) }, "records, more than 100000"},
+		{"long spool id", func(m *pb.Batch) { m.SpoolId = long(MaxNameBytes + 1) }, "spool_id of 1025 bytes"},
 		{"too many loss counters", func(m *pb.Batch) {
 			for i := range MaxLoss + 1 {
 				m.Loss[long(i+1)] = 1
 			}
 		}, "loss counters, more than"},
 		{"long loss key", func(m *pb.Batch) { m.Loss[long(MaxNameBytes+1)] = 1 }, "loss key is"},
-		{"huge summary", func(m *pb.Batch) { m.Windows[0].Summary = make([]byte, MaxSummaryBytes+1) }, "windows[0]: summary is"},
-		{"window ends before it starts", func(m *pb.Batch) { m.Windows[0].End = m.Windows[0].Start - 1 }, "windows[0]: end"},
-		{"3-byte client", func(m *pb.Batch) { m.Flows[0].ClientAddr = []byte{1, 2, 3} }, "flows[0]: client address is 3 bytes"},
-		{"17-byte server", func(m *pb.Batch) { m.Flows[0].ServerAddr = make([]byte, 17) }, "flows[0]: server address is 17 bytes"},
-		{"port above 65535", func(m *pb.Batch) { m.Flows[0].ServerPort = 65536 }, "flows[0]: server port 65536"},
-		{"port without address", func(m *pb.Batch) { m.Flows[0].ClientAddr = nil }, "client port 40000 without an address"},
-		{"vlan", func(m *pb.Batch) { m.Flows[0].Vlan = 1 << 16 }, "vlan 65536"},
-		{"negative rtt", func(m *pb.Batch) { m.Flows[0].Rtt = -5 }, "rtt -5"},
-		{"long app", func(m *pb.Batch) { m.Flows[0].App = long(MaxNameBytes + 1) }, "flows[0]: app is"},
-		{"tx latency", func(m *pb.Batch) { m.Transactions[0].Latency = -2 }, "transactions[0]: latency -2"},
-		{"tx port", func(m *pb.Batch) { m.Transactions[0].ClientPort = 1 << 20 }, "transactions[0]: client port"},
-		{"tx long target", func(m *pb.Batch) { m.Transactions[0].Target = make([]byte, MaxValueBytes+1) }, "target is 65537 bytes"},
-		{"tx long field", func(m *pb.Batch) { m.Transactions[0].Fields[1].Value = make([]byte, MaxValueBytes+1) }, "field value is"},
-		{"tx too many fields", func(m *pb.Batch) { m.Transactions[0].Fields = make([]*pb.Field, MaxFields+1) }, "fields, more than"},
-		{"tx too many flags", func(m *pb.Batch) { m.Transactions[0].Flags = make([]string, MaxFlags+1) }, "flags, more than"},
-		{"traffic long device", func(m *pb.Batch) { m.Traffic[0].Device = long(MaxNameBytes + 1) }, "traffic[0]: device is"},
-		{"traffic ends before it starts", func(m *pb.Batch) { m.Traffic[0].Start = m.Traffic[0].End + 1 }, "traffic[0]: end"},
+		{"center loss key", func(m *pb.Batch) { m.Loss[LossInvalidPrefix+ReasonTime] = 1 }, "is the center's"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -281,7 +272,7 @@ func TestFromProtoRefusesHostileInput(t *testing.T) {
 				m = mustProto(t)
 				c.mutate(m)
 			}
-			b, err := FromProto(m)
+			b, _, err := FromProto(m)
 			if err == nil {
 				t.Fatalf("accepted: %+v", b)
 			}
@@ -295,13 +286,123 @@ func TestFromProtoRefusesHostileInput(t *testing.T) {
 	}
 }
 
+// TestFromProtoDropsInvalidRecords makes one record of a valid message
+// invalid, one way at a time: that record alone is left out and counted
+// under its reason, and every other record comes back as it was sent.
+func TestFromProtoDropsInvalidRecords(t *testing.T) {
+	long := func(n int) string { return strings.Repeat("a", n) }
+	cases := []struct {
+		name   string
+		mutate func(m *pb.Batch)
+		reason string
+		want   string
+	}{
+		{"huge summary", func(m *pb.Batch) { m.Windows[0].Summary = make([]byte, MaxSummaryBytes+1) }, ReasonTooLong, "windows[0]: summary is"},
+		{"window ends before it starts", func(m *pb.Batch) { m.Windows[0].End = m.Windows[0].Start - 1 }, ReasonTime, "windows[0]: end"},
+		{"window at the reserved time", func(m *pb.Batch) { m.Windows[0].Start = math.MinInt64 }, ReasonTime, "windows[0]: time"},
+		{"3-byte client", func(m *pb.Batch) { m.Flows[0].ClientAddr = []byte{1, 2, 3} }, ReasonAddress, "flows[0]: client address is 3 bytes"},
+		{"17-byte server", func(m *pb.Batch) { m.Flows[0].ServerAddr = make([]byte, 17) }, ReasonAddress, "flows[0]: server address is 17 bytes"},
+		{"port above 65535", func(m *pb.Batch) { m.Flows[0].ServerPort = 65536 }, ReasonAddress, "flows[0]: server port 65536"},
+		{"port without address", func(m *pb.Batch) { m.Flows[0].ClientAddr = nil }, ReasonAddress, "flows[0]: client port 40000 without an address"},
+		{"vlan", func(m *pb.Batch) { m.Flows[0].Vlan = 1 << 16 }, ReasonValue, "flows[0]: vlan 65536"},
+		{"negative rtt", func(m *pb.Batch) { m.Flows[0].Rtt = -5 }, ReasonValue, "flows[0]: rtt -5"},
+		{"long app", func(m *pb.Batch) { m.Flows[0].App = long(MaxNameBytes + 1) }, ReasonTooLong, "flows[0]: app is"},
+		{"tx latency", func(m *pb.Batch) { m.Transactions[0].Latency = -2 }, ReasonValue, "transactions[0]: latency -2"},
+		{"tx port", func(m *pb.Batch) { m.Transactions[0].ClientPort = 1 << 20 }, ReasonAddress, "transactions[0]: client port"},
+		{"tx reserved time", func(m *pb.Batch) { m.Transactions[0].ResponseTime = math.MinInt64 }, ReasonTime, "transactions[0]: time"},
+		{"tx long target", func(m *pb.Batch) { m.Transactions[0].Target = make([]byte, MaxValueBytes+1) }, ReasonTooLong, "transactions[0]: target is 65537 bytes"},
+		{"tx long field", func(m *pb.Batch) { m.Transactions[0].Fields[1].Value = make([]byte, MaxValueBytes+1) }, ReasonTooLong, "transactions[0]: field value is"},
+		{"tx too many fields", func(m *pb.Batch) { m.Transactions[0].Fields = make([]*pb.Field, MaxFields+1) }, ReasonTooMany, "transactions[0]: 1025 fields, more than"},
+		{"tx too many flags", func(m *pb.Batch) { m.Transactions[0].Flags = make([]string, MaxFlags+1) }, ReasonTooMany, "transactions[0]: 65 flags, more than"},
+		{"traffic long device", func(m *pb.Batch) { m.Traffic[0].Device = long(MaxNameBytes + 1) }, ReasonTooLong, "traffic[0]: device is"},
+		{"traffic ends before it starts", func(m *pb.Batch) { m.Traffic[0].Start = m.Traffic[0].End + 1 }, ReasonTime, "traffic[0]: end"},
+	}
+	// Two records of each kind: the first is spoiled, the second must stay.
+	two := func() *record.Batch {
+		b := fullBatch()
+		b.Windows = append(b.Windows, b.Windows[0])
+		b.Windows[1].Packets++
+		b.Flows = append(b.Flows, b.Flows[0])
+		b.Flows[1].Device = "eth1"
+		b.Transactions = append(b.Transactions, b.Transactions[0])
+		b.Transactions[1].Status = "404"
+		b.Traffic = append(b.Traffic, b.Traffic[0])
+		b.Traffic[1].Direction = "out"
+		return b
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sent := two()
+			m, err := ToProto(sent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.mutate(m)
+			b, dropped, err := FromProto(m)
+			if err != nil {
+				t.Fatalf("batch refused: %v", err)
+			}
+			if dropped.Total() != 1 || dropped.Records[c.reason] != 1 {
+				t.Errorf("dropped %v; want one record for %q", dropped.Records, c.reason)
+			}
+			if dropped.First == nil || !errors.Is(dropped.First, ErrInvalid) || !strings.Contains(dropped.First.Error(), c.want) {
+				t.Errorf("first dropped %v; want ErrInvalid saying %q", dropped.First, c.want)
+			}
+			// The spoiled record's list lost its first element; the other
+			// lists are whole.
+			want := two()
+			switch list := strings.SplitN(c.want, "[", 2)[0]; list {
+			case "windows":
+				want.Windows = want.Windows[1:]
+			case "flows":
+				want.Flows = want.Flows[1:]
+			case "transactions":
+				want.Transactions = want.Transactions[1:]
+			case "traffic":
+				want.Traffic = want.Traffic[1:]
+			default:
+				t.Fatalf("case names no list: %q", c.want)
+			}
+			if !reflect.DeepEqual(b, want) {
+				t.Errorf("kept records differ:\n got %+v\nwant %+v", b, want)
+			}
+		})
+	}
+}
+
+// Every record of a batch can be invalid: the batch is accepted empty, so
+// that its envelope (sequence, loss counters) still counts.
+func TestFromProtoAllRecordsInvalid(t *testing.T) {
+	m := mustProto(t)
+	m.Flows = append(m.Flows, &pb.Flow{Rtt: -1}, &pb.Flow{Vlan: 1 << 20})
+	m.Flows[0].Rtt = -1
+	m.Windows[0].End = m.Windows[0].Start - 1
+	m.Transactions[0].Latency = -9
+	m.Traffic[0].Start = m.Traffic[0].End + 1
+	records := len(m.Windows) + len(m.Flows) + len(m.Transactions) + len(m.Traffic)
+	b, dropped, err := FromProto(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Records() != 0 || dropped.Total() != uint64(records) {
+		t.Errorf("%d records kept, %d dropped (%v); want 0, %d", b.Records(), dropped.Total(), dropped.Records, records)
+	}
+	in := fullBatch()
+	if b.Seq != in.Seq || b.SpoolID != in.SpoolID || !reflect.DeepEqual(b.Loss, in.Loss) || !reflect.DeepEqual(b.Probe, in.Probe) {
+		t.Errorf("envelope %+v; want the one sent", b)
+	}
+	if want := map[string]uint64{ReasonValue: 4, ReasonTime: 2}; !reflect.DeepEqual(dropped.Records, want) {
+		t.Errorf("dropped %v, want %v", dropped.Records, want)
+	}
+}
+
 func TestNilElementsAreEmptyRecords(t *testing.T) {
 	m := mustProto(t)
 	m.Flows = append(m.Flows, nil)
 	m.Transactions[0].Fields = append(m.Transactions[0].Fields, nil)
-	b, err := FromProto(m)
-	if err != nil {
-		t.Fatal(err)
+	b, dropped, err := FromProto(m)
+	if err != nil || dropped.Total() != 0 {
+		t.Fatal(err, dropped.Records)
 	}
 	if got := b.Flows[1]; !reflect.DeepEqual(got, record.Flow{Probe: "probe-1"}) {
 		t.Errorf("nil flow became %+v", got)
@@ -314,11 +415,11 @@ func TestNilElementsAreEmptyRecords(t *testing.T) {
 func TestDecodeGarbage(t *testing.T) {
 	data := mustEncode(t, fullBatch())
 	for _, bad := range [][]byte{data[:len(data)/2], {0xff, 0xff, 0xff}, {0x0a, 0x05, 0x01}} {
-		if _, err := Decode(bad); !errors.Is(err, ErrInvalid) {
+		if _, _, err := Decode(bad); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Decode(% x...) = %v, want ErrInvalid", bad[:min(8, len(bad))], err)
 		}
 	}
-	if _, err := Decode(nil); err == nil || !strings.Contains(err.Error(), "version missing") {
+	if _, _, err := Decode(nil); err == nil || !strings.Contains(err.Error(), "version missing") {
 		t.Errorf("Decode(nil) = %v, want version missing", err)
 	}
 }
@@ -362,7 +463,7 @@ func BenchmarkDecode(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		if _, err := Decode(data); err != nil {
+		if _, _, err := Decode(data); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -613,3 +613,27 @@ func js(v any) string {
 	b, _ := json.MarshalIndent(v, "", "  ")
 	return string(b)
 }
+
+// A probe that says its window period is judged by 3 of its own periods;
+// one that does not, by the configured staleness.
+func TestHealthPerProbePeriod(t *testing.T) {
+	a := &API{cfg: Config{Staleness: 3 * time.Minute}}
+	now := time.Unix(1_700_000_000, 0)
+	for _, tc := range []struct {
+		period, since time.Duration
+		want          string
+		staleAfter    time.Duration
+	}{
+		{10 * time.Second, 29 * time.Second, HealthOK, 30 * time.Second},
+		{10 * time.Second, 31 * time.Second, HealthStale, 30 * time.Second},
+		{0, 2 * time.Minute, HealthOK, 3 * time.Minute},
+		{0, 4 * time.Minute, HealthStale, 3 * time.Minute},
+		{5 * time.Minute, 10 * time.Minute, HealthOK, 15 * time.Minute},
+	} {
+		p := &record.ProbeStatus{Info: record.ProbeInfo{ID: "p", Period: tc.period}, LastReport: now.Add(-tc.since)}
+		h, since, after := a.health(p, now)
+		if h != tc.want || since != tc.since || after != tc.staleAfter {
+			t.Errorf("period %v, %v since the last report: %s (stale after %v), want %s (%v)", tc.period, tc.since, h, after, tc.want, tc.staleAfter)
+		}
+	}
+}

@@ -527,60 +527,6 @@ type MapResponse struct {
 	Truncated bool `json:"truncated"`
 }
 
-func (a *API) trafficMap(ctx context.Context, w http.ResponseWriter, r *http.Request, q *query) error {
-	tr, err := a.timeRange(q)
-	if err != nil {
-		return err
-	}
-	limit, err := q.integer("limit", a.cfg.MapEdges)
-	if err != nil {
-		return err
-	}
-	opt := graph.Options{GroupBy: q.str("group_by"), HideApps: q.list("hide_app"), OmitNodes: q.list("omit"), DropLoops: q.str("loops") == "drop"}
-	if opt.GroupExternal, err = q.boolean("group_external"); err != nil {
-		return err
-	}
-	if err := opt.Validate(); err != nil {
-		return badRequest("parameter \"omit\": %v", err)
-	}
-	ids, all, err := a.probeSet(ctx, q)
-	if err != nil {
-		return err
-	}
-	resp := MapResponse{From: tr.From, To: tr.To, GroupBy: text(opt.GroupBy), Map: graph.Map{Nodes: []graph.Node{}, Edges: []graph.Edge{}}}
-	if !all && len(ids) == 0 {
-		return writeJSON(w, resp)
-	}
-	edges, err := a.store.Edges(ctx, store.EdgeQuery{TimeRange: tr, Probes: ids, Apps: q.list("app"), Limit: limit})
-	if err != nil {
-		return fmt.Errorf("edges: %w", err)
-	}
-	ps, err := a.store.Probes(ctx)
-	if err != nil {
-		return fmt.Errorf("probes: %w", err)
-	}
-	infos := make([]record.ProbeInfo, len(ps))
-	for i := range ps {
-		infos[i] = ps[i].Info
-	}
-	res, err := graph.NewResolver(infos, a.inv)
-	if err != nil {
-		return fmt.Errorf("resolver: %w", err)
-	}
-	resp.Map = graph.Build(edges, res, opt)
-	for i := range resp.Nodes {
-		n := &resp.Nodes[i]
-		n.ID, n.Name, n.Labels = text(n.ID), text(n.Name), textMap(n.Labels)
-	}
-	for i := range resp.Edges {
-		e := &resp.Edges[i]
-		e.Source, e.Target, e.App, e.Transport = text(e.Source), text(e.Target), text(e.App), text(e.Transport)
-	}
-	resp.EdgesRead = len(edges)
-	resp.Truncated = len(edges) >= limit
-	return writeJSON(w, resp)
-}
-
 // ProbesResponse is the body of /api/v1/probes.
 type ProbesResponse struct {
 	Probes []ProbeJSON `json:"probes"`
@@ -614,12 +560,15 @@ const (
 	HealthStale = "stale"
 )
 
-func (a *API) health(last, now time.Time) (string, time.Duration) {
-	since := now.Sub(last)
-	if since > a.cfg.Staleness {
-		return HealthStale, since
+// health judges a probe by its own report period (3 of them) when it
+// said its period, else by the configured staleness.
+func (a *API) health(p *record.ProbeStatus, now time.Time) (health string, since, staleAfter time.Duration) {
+	since = now.Sub(p.LastReport)
+	staleAfter = p.Info.StaleAfter(a.cfg.Staleness)
+	if since > staleAfter {
+		return HealthStale, since, staleAfter
 	}
-	return HealthOK, since
+	return HealthOK, since, staleAfter
 }
 
 func (a *API) probes(ctx context.Context, w http.ResponseWriter, r *http.Request, q *query) error {
@@ -631,12 +580,12 @@ func (a *API) probes(ctx context.Context, w http.ResponseWriter, r *http.Request
 	resp := ProbesResponse{Probes: make([]ProbeJSON, 0, len(ps))}
 	for i := range ps {
 		p := &ps[i]
-		health, since := a.health(p.LastReport, now)
+		health, since, staleAfter := a.health(p, now)
 		j := ProbeJSON{
 			ID: text(p.Info.ID), Hostname: text(p.Info.Hostname), Version: text(p.Info.Version),
 			Labels: textMap(p.Info.Labels), Devices: make([]string, 0, len(p.Info.Devices)), Addresses: make([]string, 0, len(p.Info.Addresses)),
 			FirstSeen: p.FirstSeen.UTC(), LastReport: p.LastReport.UTC(), LastSeq: p.LastSeq, Batches: p.Batches, Records: p.Records,
-			Health: health, SinceReportS: since.Seconds(), StaleAfterS: a.cfg.Staleness.Seconds(), Loss: map[string]uint64{},
+			Health: health, SinceReportS: since.Seconds(), StaleAfterS: staleAfter.Seconds(), Loss: map[string]uint64{},
 		}
 		if !p.Info.Started.IsZero() {
 			s := p.Info.Started.UTC()

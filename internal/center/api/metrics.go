@@ -108,7 +108,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	healthy := map[string]int{HealthOK: 0, HealthStale: 0}
 	for i := range ps {
 		p := &ps[i]
-		h, _ := c.a.health(p.LastReport, now)
+		h, _, _ := c.a.health(p, now)
 		healthy[h]++
 		id := text(p.Info.ID)
 		ch <- prometheus.MustNewConstMetric(descLastReport, prometheus.GaugeValue, float64(p.LastReport.UnixNano())/1e9, id)

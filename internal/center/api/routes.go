@@ -145,17 +145,45 @@ func routes(a *API, reg *prometheus.Registry) []*route {
 				"and external addresses. Edges sum the traffic and requests of a client node to a server node per transport, protocol and server port. " +
 				"With `group_by`, nodes that carry the label merge into one node per value; traffic inside a group is a loop edge (source = target) unless `loops=drop`. " +
 				"The map reads at most `limit` address edges, the largest by bytes; `truncated` says when there were more.",
-			Params: []*param{pFrom, pTo, pProbe, pGroup,
-				{Name: "group_by", Kind: kindString, Example: "env", MaxLen: 128, Desc: "Label to group nodes by (`env`, `archdomain`, `namespace`, ...). Default: one node per host."},
-				{Name: "app", Kind: kindList, Example: "http,dns", Desc: "Only these protocols."},
-				{Name: "hide_app", Kind: kindList, Example: "dns", Desc: "Leave out these protocols; `none` leaves out traffic with no detected protocol."},
-				{Name: "omit", Kind: kindList, Example: "kube-*", Desc: "Leave out nodes whose name matches one of these glob patterns (`*`, `?`, `[a-z]`), before or after grouping."},
-				{Name: "group_external", Kind: kindBool, Default: "false", Example: "true", Desc: "Draw every external address as one node, `external`."},
-				{Name: "loops", Kind: kindEnum, Enum: []string{"keep", "drop"}, Default: "keep", Example: "keep", Desc: "Keep or drop edges whose two ends are the same node."},
-				pLimit(DefaultMapEdges, store.MaxLimit),
-			},
+			Params:   mapParams,
 			Response: MapResponse{},
 			handle:   a.trafficMap,
+		},
+		{
+			Path: "/api/v1/map/node", Tag: "map",
+			Summary: "Details of one node of the traffic map",
+			Desc: "Takes the map's parameters (so `id` names the same node as in /api/v1/map) and `id`. Answers the node, all its addresses, " +
+				"its peers and edges, and the transactions it served and sent: per protocol (requests, rate, errors, latency p50/p90/p99), " +
+				"per status, and the newest ones. `node` is null when the map has no such node.",
+			Params: concat(mapParams, []*param{
+				{Name: "id", Kind: kindString, Example: "host:web-1", MaxLen: 1024, Desc: "The node's `id` in /api/v1/map."},
+				pRecent,
+			}),
+			Response: NodeResponse{},
+			handle:   a.mapNode,
+		},
+		{
+			Path: "/api/v1/map/edge", Tag: "map",
+			Summary: "Details of one edge of the traffic map",
+			Desc: "Takes the map's parameters and the edge's key (`source`, `target`, `transport`, `app`, `port` as in /api/v1/map). " +
+				"Answers the edge and the transactions between its two nodes on its port. `edge` is null when the map has no such edge.",
+			Params: concat(mapParams, []*param{
+				{Name: "source", Kind: kindString, Example: "host:web-1", MaxLen: 1024, Desc: "The edge's `source` (client node ID)."},
+				{Name: "target", Kind: kindString, Example: "external:10.0.0.5", MaxLen: 1024, Desc: "The edge's `target` (server node ID)."},
+				{Name: "transport", Kind: kindString, Example: "tcp", MaxLen: 16, Desc: "The edge's transport."},
+				{Name: "app", Kind: kindString, Example: "http", MaxLen: 64, Desc: "The edge's protocol (empty: none detected)."},
+				{Name: "port", Kind: kindPort, Example: "80", Desc: "The edge's server port."},
+				pRecent,
+			}),
+			Response: EdgeResponse{},
+			handle:   a.mapEdge,
+		},
+		{
+			Path: "/api/v1/extent", Tag: "meta",
+			Summary:  "Time span of the stored data",
+			Desc:     "The earliest start and the latest end of the stored summary windows (null when nothing is stored): the range a time scrubber can cover.",
+			Response: ExtentResponse{},
+			handle:   a.extent,
 		},
 		{
 			Path: "/api/v1/probes", Tag: "probes",

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"path"
 	"slices"
+	"strings"
 
 	"github.com/wirewatch/wirewatch/internal/record"
 )
@@ -32,6 +33,11 @@ type Options struct {
 	// names: a node whose name matches, before or after grouping, is
 	// left out with its edges.
 	OmitNodes []string
+	// HideLabels are LABEL=VALUE pairs: a node that carries one of them
+	// (before grouping) is left out with its edges, so that monitoring or
+	// infrastructure traffic (env=monitoring) does not tie every node
+	// together.
+	HideLabels []string
 	// GroupExternal draws every external address as one node, "external".
 	GroupExternal bool
 	// DropLoops drops edges whose two ends are the same node (traffic
@@ -41,11 +47,16 @@ type Options struct {
 	DropLoops bool
 }
 
-// Validate checks the patterns.
+// Validate checks the patterns and label pairs.
 func (o *Options) Validate() error {
 	for _, p := range o.OmitNodes {
 		if _, err := path.Match(p, ""); err != nil {
 			return fmt.Errorf("omit pattern %q: %w", p, err)
+		}
+	}
+	for _, l := range o.HideLabels {
+		if k, _, ok := strings.Cut(l, "="); !ok || k == "" {
+			return fmt.Errorf("hide_label %q: want LABEL=VALUE", l)
 		}
 	}
 	return nil
@@ -94,6 +105,9 @@ type Edge struct {
 	Errors    uint64 `json:"errors"`
 	// ErrorRate is Errors / Requests (0 without requests).
 	ErrorRate float64 `json:"error_rate"`
+	// RequestRate is Requests per second over the map's time range (the
+	// API fills it in; Build leaves it 0).
+	RequestRate float64 `json:"request_rate"`
 	// LatencyMeanUS and LatencyMaxUS are over the requests with a
 	// latency (0 without any).
 	LatencyMeanUS float64 `json:"latency_mean_us"`
@@ -125,6 +139,13 @@ type edgeAcc struct {
 // bytes (largest first), then by source, target, transport, protocol
 // and port. Options that fail Validate match nothing.
 func Build(edges []record.Edge, r *Resolver, opt Options) Map {
+	m, _ := build(edges, r, opt)
+	return m
+}
+
+// build draws the map and returns the nodes' accumulators (by ID) with
+// every address of each node, for Detail.
+func build(edges []record.Edge, r *Resolver, opt Options) (Map, map[string]*nodeAcc) {
 	hide := map[string]bool{}
 	for _, a := range opt.HideApps {
 		if a == "none" {
@@ -135,6 +156,22 @@ func Build(edges []record.Edge, r *Resolver, opt Options) Map {
 	omitted := func(name string) bool {
 		for _, p := range opt.OmitNodes {
 			if ok, _ := path.Match(p, name); ok {
+				return true
+			}
+		}
+		return false
+	}
+	hiddenLabels := map[string]map[string]bool{}
+	for _, l := range opt.HideLabels {
+		k, v, _ := strings.Cut(l, "=")
+		if hiddenLabels[k] == nil {
+			hiddenLabels[k] = map[string]bool{}
+		}
+		hiddenLabels[k][v] = true
+	}
+	labelHidden := func(labels map[string]string) bool {
+		for k, vs := range hiddenLabels {
+			if v, ok := labels[k]; ok && vs[v] {
 				return true
 			}
 		}
@@ -157,7 +194,7 @@ func Build(edges []record.Edge, r *Resolver, opt Options) Map {
 			s := a.String()
 			id = Identity{ID: KindExternal + ":" + s, Name: s, Kind: KindExternal}
 		}
-		if omitted(id.Name) {
+		if omitted(id.Name) || labelHidden(id.Labels) {
 			cache[a] = resolved{}
 			return nil
 		}
@@ -273,5 +310,5 @@ func Build(edges []record.Edge, r *Resolver, opt Options) Map {
 		}
 		return cmp.Compare(a.Port, b.Port)
 	})
-	return m
+	return m, nodes
 }

@@ -36,7 +36,10 @@ import (
 
 // Handler stores one batch; the center passes its store write (and edge
 // derivation). It is called in order for a probe's batches, one at a time
-// per probe. duplicate reports a batch whose Seq was stored before. An
+// per probe. duplicate reports a batch stored before (the same probe,
+// SpoolID and Seq, store.Store.Write). The batch holds only valid
+// records: those that failed validation were left out and are counted in
+// its Loss under wire.LossInvalidPrefix keys. An
 // error wrapping ErrRefused means the batch can never be stored: it is
 // acknowledged as refused and the probe drops it. Any other error ends the
 // stream; the probe resends the batch later.
@@ -282,9 +285,19 @@ func (s *Server) batch(ctx context.Context, id string, ps *probeState, m *pb.Bat
 		s.log.Warn("batch refused", "probe", id, "seq", m.Seq, "reason", reasonNames[reason], "err", err)
 		return &pb.Ack{Seq: m.Seq, Refused: err.Error()}, nil
 	}
-	b, err := wire.FromProto(m)
+	b, dropped, err := wire.FromProto(m)
 	if err != nil {
 		return refuse(reasonDecode, err)
+	}
+	if dropped.Total() > 0 {
+		// Counted with the batch, so that the store adds them to the
+		// probe's loss counters once, however often the batch is resent.
+		if b.Loss == nil {
+			b.Loss = make(map[string]uint64, len(dropped.Records))
+		}
+		for reason, n := range dropped.Records {
+			b.Loss[wire.LossInvalidPrefix+reason] = n
+		}
 	}
 	if b.Probe.ID != id {
 		ps.refused[reasonAuth].Add(1)
@@ -312,6 +325,10 @@ func (s *Server) batch(ctx context.Context, id string, ps *probeState, m *pb.Bat
 	} else {
 		ps.batches.Add(1)
 		ps.records.Add(uint64(b.Records()))
+		if dropped.Total() > 0 {
+			ps.addInvalid(dropped.Records)
+			s.log.Warn("invalid records dropped", "probe", id, "seq", b.Seq, "records", dropped.Total(), "first", dropped.First)
+		}
 	}
 	return &pb.Ack{Seq: b.Seq, Duplicate: dup}, nil
 }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/wirewatch/wirewatch/internal/center/ingest/ingesttest"
 	"github.com/wirewatch/wirewatch/internal/record"
+	storeapi "github.com/wirewatch/wirewatch/internal/store"
 	"github.com/wirewatch/wirewatch/internal/wire"
 	pb "github.com/wirewatch/wirewatch/internal/wire/wirewatchv1"
 )
@@ -373,9 +376,9 @@ func TestBucket(t *testing.T) {
 	}
 }
 
-// TestRefusedBatches: a batch that fails validation, or that the Handler
-// refuses, is acknowledged as refused and the stream goes on; any other
-// Handler error ends the stream with Unavailable.
+// TestRefusedBatches: a batch whose envelope fails validation, or that
+// the Handler refuses, is acknowledged as refused and the stream goes on;
+// any other Handler error ends the stream with Unavailable.
 func TestRefusedBatches(t *testing.T) {
 	store := &ingesttest.Store{Fail: func(b *record.Batch) error {
 		switch b.Seq {
@@ -390,7 +393,7 @@ func TestRefusedBatches(t *testing.T) {
 	st := open(t, dial(t, s, nil), wire.MetaProbe, "p")
 
 	bad := batch(t, "p", 2, 1)
-	bad.Flows[0].ClientAddr = []byte{1, 2, 3}
+	bad.Probe.Addresses = [][]byte{{1, 2, 3}}
 	zero := batch(t, "p", 0, 1)
 	for _, step := range []struct {
 		m       *pb.Batch
@@ -399,7 +402,7 @@ func TestRefusedBatches(t *testing.T) {
 		dup     bool
 	}{
 		{batch(t, "p", 1, 1), 1, "", false},
-		{bad, 2, "client address is 3 bytes", false},
+		{bad, 2, "addresses[0] is 3 bytes", false},
 		{zero, 0, "seq 0", false},
 		{batch(t, "p", 3, 1), 3, "", false},
 		{batch(t, "p", 4, 1), 4, "not valid UTF-8", false},
@@ -427,6 +430,57 @@ func TestRefusedBatches(t *testing.T) {
 	}
 	if fmt.Sprint(seqs) != "[1 3 5]" {
 		t.Errorf("stored seqs %v, want [1 3 5]", seqs)
+	}
+}
+
+// TestInvalidRecordsDropped: the invalid records of a batch are left out
+// and counted, per reason, in the stored batch's loss counters and in the
+// probe's stats; the batch's other records are stored. A resend of the
+// batch is a duplicate and counts nothing again.
+func TestInvalidRecordsDropped(t *testing.T) {
+	store := &ingesttest.Store{}
+	s := start(t, Config{AllowInsecure: true}, store.Handle)
+	st := open(t, dial(t, s, nil), wire.MetaProbe, "p")
+
+	m := batch(t, "p", 1, 6)
+	m.SpoolId = "s"
+	m.Loss = map[string]uint64{"capture_kernel_drops": 7}
+	m.Flows[1].ClientAddr = []byte{1, 2, 3} // address
+	m.Flows[3].End = m.Flows[3].Start - 1   // time
+	m.Flows[4].ServerPort = 70000           // address
+	valid := []int{0, 2, 5}                 // by Packets[0], which batch() sets to the index
+	for _, resend := range []bool{false, true} {
+		ack, err := exchange(st, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ack.Seq != 1 || ack.Refused != "" || ack.Duplicate != resend {
+			t.Fatalf("resend %v: ack %v", resend, ack)
+		}
+	}
+	bs := store.Batches()
+	if len(bs) != 1 {
+		t.Fatalf("%d batches stored, want 1", len(bs))
+	}
+	var kept []int
+	for _, f := range bs[0].Flows {
+		kept = append(kept, int(f.Packets[0]))
+	}
+	if !slices.Equal(kept, valid) {
+		t.Errorf("stored flows %v, want %v", kept, valid)
+	}
+	wantLoss := map[string]uint64{"capture_kernel_drops": 7,
+		wire.LossInvalidPrefix + wire.ReasonAddress: 2, wire.LossInvalidPrefix + wire.ReasonTime: 1}
+	if !maps.Equal(bs[0].Loss, wantLoss) {
+		t.Errorf("stored loss %v, want %v", bs[0].Loss, wantLoss)
+	}
+	got := s.Stats().Probes["p"]
+	if got.Batches != 1 || got.Duplicates != 1 || got.Records != uint64(len(valid)) ||
+		!maps.Equal(got.Invalid, map[string]uint64{wire.ReasonAddress: 2, wire.ReasonTime: 1}) || got.Refused["decode"] != 0 {
+		t.Errorf("stats %+v", got)
+	}
+	if !strings.HasPrefix(wire.LossInvalidPrefix, storeapi.CenterLossPrefix) {
+		t.Errorf("%q is not one of the center's loss keys (%q): the store would not add it up", wire.LossInvalidPrefix, storeapi.CenterLossPrefix)
 	}
 }
 

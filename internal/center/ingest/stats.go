@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -44,9 +45,12 @@ type ProbeStats struct {
 	Errors     uint64 // Handler failures (the probe resends)
 	// Refused counts by reason: "auth" (streams refused), "rate" (streams
 	// ended over the rate limit), "size" (messages over MaxMessageBytes),
-	// "decode" (batches that failed validation), "store" (batches the
-	// Handler refused).
+	// "decode" (batches whose envelope failed validation), "store"
+	// (batches the Handler refused).
 	Refused map[string]uint64
+	// Invalid counts the records left out of stored batches because they
+	// failed validation, by reason (wire.Reason*).
+	Invalid map[string]uint64
 }
 
 type probeState struct {
@@ -59,6 +63,20 @@ type probeState struct {
 	bytes      atomic.Uint64
 	errors     atomic.Uint64
 	refused    [nReasons]atomic.Uint64
+
+	imu     sync.Mutex
+	invalid map[string]uint64 // by wire.Reason*
+}
+
+func (ps *probeState) addInvalid(byReason map[string]uint64) {
+	ps.imu.Lock()
+	defer ps.imu.Unlock()
+	if ps.invalid == nil {
+		ps.invalid = make(map[string]uint64, len(byReason))
+	}
+	for r, n := range byReason {
+		ps.invalid[r] += n
+	}
 }
 
 func newProbeState(cfg Config) *probeState {
@@ -110,6 +128,12 @@ func (ps *probeState) snapshot() ProbeStats {
 		if v := ps.refused[i].Load(); v > 0 {
 			out.Refused[reasonNames[i]] = v
 		}
+	}
+	ps.imu.Lock()
+	out.Invalid = maps.Clone(ps.invalid)
+	ps.imu.Unlock()
+	if out.Invalid == nil {
+		out.Invalid = map[string]uint64{}
 	}
 	return out
 }

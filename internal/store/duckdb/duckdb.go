@@ -119,10 +119,8 @@ func (c Config) Validate() error {
 // ErrClosed is returned by every method after Close.
 var ErrClosed = errors.New("duckdb: store closed")
 
-// ErrBadBatch is wrapped by Write's errors about a batch that can never be
-// stored as it is (no probe ID, a time DuckDB cannot hold): retrying it
-// will not help.
-var ErrBadBatch = errors.New("bad batch")
+// ErrBadBatch is store.ErrBadBatch.
+var ErrBadBatch = store.ErrBadBatch
 
 // Store is the DuckDB store. It implements store.Store.
 type Store struct {

@@ -116,6 +116,29 @@ func (w *where) overlap(tr store.TimeRange, inclusiveEnd bool) error {
 	return nil
 }
 
+// overlapOf starts the conditions of a query over the records that
+// overlap tr, of the given probes (every probe when empty).
+func overlapOf(tr store.TimeRange, probes []string) (where, error) {
+	var w where
+	if err := w.overlap(tr, false); err != nil {
+		return w, err
+	}
+	return w, w.in("probe", probes, "probes")
+}
+
+// at adds "col is in [From, To)", for records with one time.
+func (w *where) at(col string, tr store.TimeRange) error {
+	from, to, err := rangeNS(tr)
+	if err != nil {
+		return err
+	}
+	w.add(col+" < ?", []any{to})
+	if from != math.MinInt64 {
+		w.add(col+" >= ?", []any{from})
+	}
+	return nil
+}
+
 func (w *where) overlapNS(from, to int64, inclusiveEnd bool) {
 	op := ">"
 	if inclusiveEnd {
@@ -188,9 +211,15 @@ func (s *Store) query(ctx context.Context, q string, args []any) (*sql.Rows, err
 	return rows, nil
 }
 
-// LastSeq is the highest Seq stored for probe (0 if none).
-func (s *Store) LastSeq(ctx context.Context, probe string) (uint64, error) {
-	rows, err := s.query(ctx, `SELECT last_seq FROM probes WHERE id = ?`, []any{encText(probe)})
+// LastSeq is the highest Seq stored for a probe's spool (0 if none), as
+// Write deduplicates: the probe's current spool first (or its sequence
+// from before schema v3, which the first spool named takes over), then
+// its other spools.
+func (s *Store) LastSeq(ctx context.Context, probe, spoolID string) (uint64, error) {
+	id, spool := encText(probe), encText(spoolID)
+	rows, err := s.query(ctx, `SELECT coalesce(
+		(SELECT last_seq FROM probes WHERE id = ? AND (spool_id IS NULL OR spool_id = ?)),
+		(SELECT max(last_seq) FROM spools WHERE probe = ? AND spool_id = ?), 0)`, []any{id, spool, id, spool})
 	if err != nil {
 		return 0, err
 	}
@@ -241,11 +270,8 @@ func (s *Store) Windows(ctx context.Context, q store.WindowQuery) ([]record.Wind
 	if err != nil {
 		return nil, err
 	}
-	var w where
-	if err := w.overlap(q.TimeRange, false); err != nil {
-		return nil, err
-	}
-	if err := w.in("probe", q.Probes, "probes"); err != nil {
+	w, err := overlapOf(q.TimeRange, q.Probes)
+	if err != nil {
 		return nil, err
 	}
 	rows, err := s.query(ctx, `SELECT probe, start_ns, end_ns, summary, packets, bytes FROM windows`+w.sql()+
@@ -253,23 +279,12 @@ func (s *Store) Windows(ctx context.Context, q store.WindowQuery) ([]record.Wind
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []record.Window
-	r := newRowScanner(6)
-	for rows.Next() {
-		if err := r.scan(rows); err != nil {
-			return nil, err
-		}
-		win := record.Window{
+	return collect(rows, 6, func(r *rowScanner) record.Window {
+		return record.Window{
 			Probe: r.str(0), Start: nsTime(r.i64(1)), End: nsTime(r.i64(2)),
 			Summary: r.bytes(3), Packets: r.u64(4), Bytes: r.u64(5),
 		}
-		if err := r.err(); err != nil {
-			return nil, err
-		}
-		out = append(out, win)
-	}
-	return out, rows.Err()
+	})
 }
 
 // flowFilter adds a FlowFilter's conditions.
@@ -334,27 +349,12 @@ func (s *Store) Flows(ctx context.Context, q store.FlowQuery) (*store.FlowPage, 
 	if err := flowFilter(&w, &q.FlowFilter); err != nil {
 		return nil, err
 	}
-	if hasCur {
-		w.after("start_ns", cur)
-	}
-	rows, err := s.query(ctx, `SELECT `+flowCols+` FROM flows`+w.sql()+
-		` ORDER BY start_ns DESC, id DESC LIMIT ?`, append(w.args, limit+1))
+	rows, err := s.newestFirst(ctx, flowCols, "flows", "start_ns", &w, cur, hasCur, limit)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	page := &store.FlowPage{}
-	r := newRowScanner(26)
-	var last cursor
-	for rows.Next() {
-		if len(page.Flows) == limit {
-			page.Next = last.encode(cursorFlows)
-			break
-		}
-		if err := r.scan(rows); err != nil {
-			return nil, err
-		}
-		f := record.Flow{
+	got, err := collect(rows, 26, func(r *rowScanner) keyed[record.Flow] {
+		return keyed[record.Flow]{cursor{ts: r.i64(2), id: r.u64(0)}, record.Flow{
 			Probe: r.str(1), Start: nsTime(r.i64(2)), End: nsTime(r.i64(3)), Transport: r.str(4),
 			Client: r.addrPort(5), Server: r.addrPort(9),
 			App: r.str(13), Device: r.str(14), VLAN: r.u16(15), TunnelID: r.u32(16),
@@ -362,16 +362,13 @@ func (s *Store) Flows(ctx context.Context, q store.FlowQuery) (*store.FlowPage, 
 			Bytes:           [2]uint64{r.u64(19), r.u64(20)},
 			Retransmissions: [2]uint64{r.u64(21), r.u64(22)},
 			RTT:             time.Duration(r.i64(23)), State: r.str(24), Ended: r.bool(25),
-		}
-		last = cursor{ts: r.i64(2), id: r.u64(0)}
-		if err := r.err(); err != nil {
-			return nil, err
-		}
-		page.Flows = append(page.Flows, f)
+		}}
+	})
+	if err != nil {
+		return nil, err
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("duckdb: %w", err)
-	}
+	page := &store.FlowPage{}
+	page.Flows, page.Next = pageOf(got, limit, cursorFlows)
 	return page, nil
 }
 
@@ -492,23 +489,14 @@ func (s *Store) FlowGroups(ctx context.Context, q store.GroupQuery) ([]store.Gro
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	r := newRowScanner(len(keys) + 3)
-	var out []store.Group
-	for rows.Next() {
-		if err := r.scan(rows); err != nil {
-			return nil, err
-		}
+	return collect(rows, len(keys)+3, func(r *rowScanner) store.Group {
 		g := store.Group{Key: make([]string, len(q.GroupBy))}
 		i := 0
 		for k, name := range q.GroupBy {
 			gc := groupCols[name]
 			switch {
 			case gc.addr:
-				g.Key[k], err = addrText(r.u8(i), r.u64(i+1), r.u64(i+2))
-				if err != nil {
-					return nil, fmt.Errorf("duckdb: %w", err)
-				}
+				g.Key[k] = r.addrText(i)
 			case gc.port:
 				g.Key[k] = strconv.Itoa(int(r.u16(i)))
 			default:
@@ -517,15 +505,8 @@ func (s *Store) FlowGroups(ctx context.Context, q store.GroupQuery) ([]store.Gro
 			i += len(gc.cols)
 		}
 		g.Flows, g.Packets, g.Bytes = r.u64(i), r.u64(i+1), r.u64(i+2)
-		if err := r.err(); err != nil {
-			return nil, err
-		}
-		out = append(out, g)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("duckdb: %w", err)
-	}
-	return out, nil
+		return g
+	})
 }
 
 const txCols = `id, probe, ts, proto, transport, c_fam, c_hi, c_lo, c_port, s_fam, s_hi, s_lo, s_port,
@@ -550,13 +531,8 @@ func (s *Store) Transactions(ctx context.Context, q store.TxQuery) (*store.TxPag
 		return nil, badQuery("%d fields (at most %d)", len(q.Fields), maxListParams)
 	}
 	var w where
-	from, to, err := rangeNS(q.TimeRange)
-	if err != nil {
+	if err := w.at("ts", q.TimeRange); err != nil {
 		return nil, err
-	}
-	w.add("ts < ?", []any{to})
-	if from != math.MinInt64 {
-		w.add("ts >= ?", []any{from})
 	}
 	if err := w.in("probe", q.Probes, "probes"); err != nil {
 		return nil, err
@@ -591,43 +567,25 @@ func (s *Store) Transactions(ctx context.Context, q store.TxQuery) (*store.TxPag
 	for _, k := range fieldKeys {
 		w.add("list_contains(fields, {'k': ?::VARCHAR, 'v': ?::VARCHAR})", []any{encText(k), encText(q.Fields[k])})
 	}
-	if hasCur {
-		w.after("ts", cur)
-	}
-	rows, err := s.query(ctx, `SELECT `+txCols+` FROM transactions`+w.sql()+
-		` ORDER BY ts DESC, id DESC LIMIT ?`, append(w.args, limit+1))
+	rows, err := s.newestFirst(ctx, txCols, "transactions", "ts", &w, cur, hasCur, limit)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	page := &store.TxPage{}
-	r := newRowScanner(24)
-	var last cursor
-	for rows.Next() {
-		if len(page.Transactions) == limit {
-			page.Next = last.encode(cursorTx)
-			break
-		}
-		if err := r.scan(rows); err != nil {
-			return nil, err
-		}
-		t := record.Transaction{
+	got, err := collect(rows, 24, func(r *rowScanner) keyed[record.Transaction] {
+		return keyed[record.Transaction]{cursor{ts: r.i64(2), id: r.u64(0)}, record.Transaction{
 			Probe: r.str(1), Proto: r.str(3), Transport: r.str(4),
 			Client: r.addrPort(5), Server: r.addrPort(9),
 			RequestTime: nsTime(r.i64(13)), ResponseTime: nsTime(r.i64(14)), Latency: time.Duration(r.i64(15)),
 			RequestBytes: r.i64(16), ResponseBytes: r.i64(17),
 			Op: r.str(18), Target: r.str(19), Status: r.str(20), Outcome: r.str(21),
 			Flags: r.strList(22), Fields: r.fields(23),
-		}
-		last = cursor{ts: r.i64(2), id: r.u64(0)}
-		if err := r.err(); err != nil {
-			return nil, err
-		}
-		page.Transactions = append(page.Transactions, t)
+		}}
+	})
+	if err != nil {
+		return nil, err
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("duckdb: %w", err)
-	}
+	page := &store.TxPage{}
+	page.Transactions, page.Next = pageOf(got, limit, cursorTx)
 	return page, nil
 }
 
@@ -635,11 +593,8 @@ func (s *Store) Transactions(ctx context.Context, q store.TxQuery) (*store.TxPag
 // direction over the records overlapping [From, To), Start/End spanning
 // them; ordered by probe, device, direction.
 func (s *Store) Traffic(ctx context.Context, q store.TrafficQuery) ([]record.Traffic, error) {
-	var w where
-	if err := w.overlap(q.TimeRange, false); err != nil {
-		return nil, err
-	}
-	if err := w.in("probe", q.Probes, "probes"); err != nil {
+	w, err := overlapOf(q.TimeRange, q.Probes)
+	if err != nil {
 		return nil, err
 	}
 	rows, err := s.query(ctx, `SELECT probe, device, direction, min(start_ns), max(end_ns), `+
@@ -648,40 +603,28 @@ func (s *Store) Traffic(ctx context.Context, q store.TrafficQuery) ([]record.Tra
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []record.Traffic
-	r := newRowScanner(7)
-	for rows.Next() {
-		if err := r.scan(rows); err != nil {
-			return nil, err
-		}
-		t := record.Traffic{
+	return collect(rows, 7, func(r *rowScanner) record.Traffic {
+		return record.Traffic{
 			Probe: r.str(0), Device: r.str(1), Direction: r.str(2),
 			Start: nsTime(r.i64(3)), End: nsTime(r.i64(4)), Packets: r.u64(5), Bytes: r.u64(6),
 		}
-		if err := r.err(); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	})
 }
 
 // Edges returns the map's edges over [From, To): records with the same
-// (Client, Server, Transport, App, Port) summed across periods and probes,
-// Start/End spanning them, the top Limit by bytes (ties by key). Probe is
-// set when a single probe reported the edge, "" otherwise. LatencySum
+// (Client, Server, Transport, App, Port) summed per probe across periods,
+// then the maximum of each measure taken across probes, so that a
+// conversation two probes saw is not counted twice (store.Store.Edges);
+// Start/End span them, the top Limit by bytes (ties by key). Probe is set
+// when a single probe reported the edge, "" otherwise. LatencySum
 // saturates at the largest Duration.
 func (s *Store) Edges(ctx context.Context, q store.EdgeQuery) ([]record.Edge, error) {
 	limit, err := limitOf(q.Limit)
 	if err != nil {
 		return nil, err
 	}
-	var w where
-	if err := w.overlap(q.TimeRange, false); err != nil {
-		return nil, err
-	}
-	if err := w.in("probe", q.Probes, "probes"); err != nil {
+	w, err := overlapOf(q.TimeRange, q.Probes)
+	if err != nil {
 		return nil, err
 	}
 	if err := w.in("app", q.Apps, "apps"); err != nil {
@@ -689,37 +632,26 @@ func (s *Store) Edges(ctx context.Context, q store.EdgeQuery) ([]record.Edge, er
 	}
 	const keys = `c_fam, c_hi, c_lo, s_fam, s_hi, s_lo, transport, app, port`
 	rows, err := s.query(ctx, `SELECT `+keys+`,
-		CASE WHEN min(probe) = max(probe) THEN min(probe) ELSE '' END,
-		min(start_ns), max(end_ns), `+
-		saturate("sum(flows)")+`, `+saturate("sum(packets)")+`, `+saturate("sum(bytes)")+` AS b, `+
-		saturate("sum(requests)")+`, `+saturate("sum(errors)")+`,
-		greatest(least(sum(latency_sum_ns), 9223372036854775807), -9223372036854775808)::BIGINT, `+
-		saturate("sum(latency_count)")+`, max(latency_max_ns)
-		FROM edges`+w.sql()+` GROUP BY `+keys+` ORDER BY b DESC, `+keys+` LIMIT ?`, append(w.args, limit))
+		CASE WHEN count(*) = 1 THEN min(probe) ELSE '' END,
+		min(s), max(e), max(f), max(p), max(b) AS b, max(rq), max(er), max(ls), max(lc), max(lm)
+		FROM (SELECT `+keys+`, probe, min(start_ns) AS s, max(end_ns) AS e, `+
+		saturate("sum(flows)")+` AS f, `+saturate("sum(packets)")+` AS p, `+saturate("sum(bytes)")+` AS b, `+
+		saturate("sum(requests)")+` AS rq, `+saturate("sum(errors)")+` AS er,
+			greatest(least(sum(latency_sum_ns), 9223372036854775807), -9223372036854775808)::BIGINT AS ls, `+
+		saturate("sum(latency_count)")+` AS lc, max(latency_max_ns) AS lm
+			FROM edges`+w.sql()+` GROUP BY `+keys+`, probe)
+		GROUP BY `+keys+` ORDER BY b DESC, `+keys+` LIMIT ?`, append(w.args, limit))
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []record.Edge
-	r := newRowScanner(20)
-	for rows.Next() {
-		if err := r.scan(rows); err != nil {
-			return nil, err
-		}
-		e := record.Edge{
-			Transport: r.str(6), App: r.str(7), Port: r.u16(8), Probe: r.str(9),
+	return collect(rows, 20, func(r *rowScanner) record.Edge {
+		return record.Edge{
+			Client: r.addr(0), Server: r.addr(3), Transport: r.str(6), App: r.str(7), Port: r.u16(8), Probe: r.str(9),
 			Start: nsTime(r.i64(10)), End: nsTime(r.i64(11)),
 			Flows: r.u64(12), Packets: r.u64(13), Bytes: r.u64(14), Requests: r.u64(15), Errors: r.u64(16),
 			LatencySum: time.Duration(r.i64(17)), LatencyCount: r.u64(18), LatencyMax: time.Duration(r.i64(19)),
 		}
-		e.Client = r.addr(0)
-		e.Server = r.addr(3)
-		if err := r.err(); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	})
 }
 
 // rowScanner scans a row into driver values and converts them with type
@@ -746,6 +678,62 @@ func (r *rowScanner) scan(rows *sql.Rows) error {
 	return nil
 }
 
+// collect converts every row of rows (closing them) with conv, which
+// reads the row from the scanner; a value conv found wrong fails the
+// query.
+func collect[T any](rows *sql.Rows, cols int, conv func(*rowScanner) T) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	r := newRowScanner(cols)
+	for rows.Next() {
+		if err := r.scan(rows); err != nil {
+			return nil, err
+		}
+		v := conv(r)
+		if err := r.err(); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("duckdb: %w", err)
+	}
+	return out, nil
+}
+
+// newestFirst runs a keyset-paged query of cols over table: the rows
+// matching w after the cursor (when hasCur), newest first by (tsCol, id),
+// limit+1 of them so that pageOf can tell whether another page follows.
+func (s *Store) newestFirst(ctx context.Context, cols, table, tsCol string, w *where, cur cursor, hasCur bool, limit int) (*sql.Rows, error) {
+	if hasCur {
+		w.after(tsCol, cur)
+	}
+	return s.query(ctx, `SELECT `+cols+` FROM `+table+w.sql()+` ORDER BY `+tsCol+` DESC, id DESC LIMIT ?`, append(w.args, limit+1))
+}
+
+// keyed is a row of a keyset-paged query with its sort key.
+type keyed[T any] struct {
+	key cursor
+	v   T
+}
+
+// pageOf cuts the limit+1 rows a paged query asked for into a page and
+// the cursor of the next one ("" when this page is the last).
+func pageOf[T any](rows []keyed[T], limit int, kind byte) (page []T, next string) {
+	if len(rows) > limit {
+		next = rows[limit-1].key.encode(kind)
+		rows = rows[:limit]
+	}
+	if len(rows) == 0 {
+		return nil, ""
+	}
+	page = make([]T, len(rows))
+	for i := range rows {
+		page[i] = rows[i].v
+	}
+	return page, next
+}
+
 func (r *rowScanner) fail(i int, want string) {
 	if r.bad == nil {
 		r.bad = fmt.Errorf("duckdb: column %d: %T is not %s", i, r.vals[i], want)
@@ -758,80 +746,41 @@ func (r *rowScanner) err() error {
 	return err
 }
 
+// column is column i as a T; another type fails the row (never a panic).
+func column[T any](r *rowScanner, i int, want string) T {
+	v, ok := r.vals[i].(T)
+	if !ok {
+		r.fail(i, want)
+	}
+	return v
+}
+
 func (r *rowScanner) str(i int) string {
 	v, ok := r.vals[i].(string)
 	if !ok {
 		r.fail(i, "text")
 		return ""
 	}
-	s, err := decText(v)
-	if err != nil && r.bad == nil {
-		r.bad = fmt.Errorf("duckdb: column %d: %w", i, err)
-	}
+	s, _ := r.dec(i, v)
 	return s
 }
 
 func (r *rowScanner) bytes(i int) []byte {
-	switch v := r.vals[i].(type) {
-	case nil:
+	if r.vals[i] == nil {
 		return nil
-	case []byte:
-		if len(v) == 0 {
-			return nil
-		}
+	}
+	if v := column[[]byte](r, i, "a blob"); len(v) > 0 {
 		return v
 	}
-	r.fail(i, "a blob")
 	return nil
 }
 
-func (r *rowScanner) i64(i int) int64 {
-	v, ok := r.vals[i].(int64)
-	if !ok {
-		r.fail(i, "int64")
-	}
-	return v
-}
-
-func (r *rowScanner) u64(i int) uint64 {
-	v, ok := r.vals[i].(uint64)
-	if !ok {
-		r.fail(i, "uint64")
-	}
-	return v
-}
-
-func (r *rowScanner) u32(i int) uint32 {
-	v, ok := r.vals[i].(uint32)
-	if !ok {
-		r.fail(i, "uint32")
-	}
-	return v
-}
-
-func (r *rowScanner) u16(i int) uint16 {
-	v, ok := r.vals[i].(uint16)
-	if !ok {
-		r.fail(i, "uint16")
-	}
-	return v
-}
-
-func (r *rowScanner) u8(i int) uint8 {
-	v, ok := r.vals[i].(uint8)
-	if !ok {
-		r.fail(i, "uint8")
-	}
-	return v
-}
-
-func (r *rowScanner) bool(i int) bool {
-	v, ok := r.vals[i].(bool)
-	if !ok {
-		r.fail(i, "bool")
-	}
-	return v
-}
+func (r *rowScanner) i64(i int) int64  { return column[int64](r, i, "int64") }
+func (r *rowScanner) u64(i int) uint64 { return column[uint64](r, i, "uint64") }
+func (r *rowScanner) u32(i int) uint32 { return column[uint32](r, i, "uint32") }
+func (r *rowScanner) u16(i int) uint16 { return column[uint16](r, i, "uint16") }
+func (r *rowScanner) u8(i int) uint8   { return column[uint8](r, i, "uint8") }
+func (r *rowScanner) bool(i int) bool  { return column[bool](r, i, "bool") }
 
 // addr reads the fam/hi/lo columns starting at i.
 func (r *rowScanner) addr(i int) netip.Addr {
@@ -842,24 +791,33 @@ func (r *rowScanner) addr(i int) netip.Addr {
 	return a
 }
 
+// addrText reads the fam/hi/lo columns starting at i as text (a group
+// key).
+func (r *rowScanner) addrText(i int) string {
+	t, err := addrText(r.u8(i), r.u64(i+1), r.u64(i+2))
+	if err != nil && r.bad == nil {
+		r.bad = fmt.Errorf("duckdb: column %d: %w", i, err)
+	}
+	return t
+}
+
 // addrPort reads fam/hi/lo/port starting at i.
 func (r *rowScanner) addrPort(i int) netip.AddrPort {
 	return netip.AddrPortFrom(r.addr(i), r.u16(i+3))
 }
 
-func (r *rowScanner) strList(i int) []string {
+// list reads column i, a list (NULL: nil), converting each element; an
+// element conv refuses fails the row with what it expected.
+func list[T any](r *rowScanner, i int, what string, conv func(any) (T, bool)) []T {
 	switch v := r.vals[i].(type) {
 	case nil:
 		return nil
 	case []any:
-		out := make([]string, len(v))
+		out := make([]T, len(v))
 		for j, e := range v {
-			s, ok := e.(string)
-			if !ok {
-				r.fail(i, "a list of text")
-				return nil
-			}
-			if out[j], ok = r.dec(i, s); !ok {
+			var ok bool
+			if out[j], ok = conv(e); !ok {
+				r.fail(i, what) // unless conv said why
 				return nil
 			}
 		}
@@ -869,35 +827,34 @@ func (r *rowScanner) strList(i int) []string {
 	return nil
 }
 
-func (r *rowScanner) fields(i int) []record.Field {
-	switch v := r.vals[i].(type) {
-	case nil:
-		return nil
-	case []any:
-		out := make([]record.Field, len(v))
-		for j, e := range v {
-			m, ok := e.(map[string]any)
-			if !ok {
-				r.fail(i, "a list of fields")
-				return nil
-			}
-			k, ok1 := m["k"].(string)
-			val, ok2 := m["v"].(string)
-			if !ok1 || !ok2 {
-				r.fail(i, "a list of fields")
-				return nil
-			}
-			if out[j].Key, ok = r.dec(i, k); !ok {
-				return nil
-			}
-			if out[j].Value, ok = r.dec(i, val); !ok {
-				return nil
-			}
+func (r *rowScanner) strList(i int) []string {
+	return list(r, i, "a list of text", func(e any) (string, bool) {
+		s, ok := e.(string)
+		if !ok {
+			return "", false
 		}
-		return out
-	}
-	r.fail(i, "a list")
-	return nil
+		return r.dec(i, s)
+	})
+}
+
+func (r *rowScanner) fields(i int) []record.Field {
+	return list(r, i, "a list of fields", func(e any) (record.Field, bool) {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return record.Field{}, false
+		}
+		k, ok1 := m["k"].(string)
+		v, ok2 := m["v"].(string)
+		if !ok1 || !ok2 {
+			return record.Field{}, false
+		}
+		var f record.Field
+		if f.Key, ok = r.dec(i, k); !ok {
+			return f, false
+		}
+		f.Value, ok = r.dec(i, v)
+		return f, ok
+	})
 }
 
 func (r *rowScanner) dec(i int, s string) (string, bool) {

@@ -533,7 +533,8 @@ func TestTrafficEdgesWindows(t *testing.T) {
 		}
 		sameSet(t, fmt.Sprintf("query %d traffic", qi), gotT, wt)
 
-		// Edges: summed by key across periods and probes, top by bytes.
+		// Edges: summed by key and probe across periods, then the largest
+		// of each measure across probes, top by bytes.
 		var apps []string
 		if r.IntN(3) == 0 {
 			apps = randSubset(r, g.apps)
@@ -545,20 +546,21 @@ func TestTrafficEdgesWindows(t *testing.T) {
 			app  string
 			port uint16
 		}
-		wantE := map[ek]record.Edge{}
+		type pk struct {
+			ek
+			probe string
+		}
+		perProbe := map[pk]record.Edge{}
 		for _, x := range d.edges {
 			if !overlaps(tr, x.Start, x.End) || (len(probes) > 0 && !slices.Contains(probes, x.Probe)) ||
 				(len(apps) > 0 && !slices.Contains(apps, x.App)) {
 				continue
 			}
-			k := ek{x.Client, x.Server, x.Transport, x.App, x.Port}
-			w, ok := wantE[k]
+			k := pk{ek{x.Client, x.Server, x.Transport, x.App, x.Port}, x.Probe}
+			w, ok := perProbe[k]
 			if !ok {
-				wantE[k] = x
+				perProbe[k] = x
 				continue
-			}
-			if w.Probe != x.Probe {
-				w.Probe = ""
 			}
 			w.Start = minTime2(w.Start, x.Start)
 			w.End = maxTime2(w.End, x.End)
@@ -570,7 +572,27 @@ func TestTrafficEdgesWindows(t *testing.T) {
 			w.LatencySum += x.LatencySum
 			w.LatencyCount += x.LatencyCount
 			w.LatencyMax = max(w.LatencyMax, x.LatencyMax)
-			wantE[k] = w
+			perProbe[k] = w
+		}
+		wantE := map[ek]record.Edge{}
+		for k, x := range perProbe {
+			w, ok := wantE[k.ek]
+			if !ok {
+				wantE[k.ek] = x
+				continue
+			}
+			w.Probe = ""
+			w.Start = minTime2(w.Start, x.Start)
+			w.End = maxTime2(w.End, x.End)
+			w.Flows = max(w.Flows, x.Flows)
+			w.Packets = max(w.Packets, x.Packets)
+			w.Bytes = max(w.Bytes, x.Bytes)
+			w.Requests = max(w.Requests, x.Requests)
+			w.Errors = max(w.Errors, x.Errors)
+			w.LatencySum = max(w.LatencySum, x.LatencySum)
+			w.LatencyCount = max(w.LatencyCount, x.LatencyCount)
+			w.LatencyMax = max(w.LatencyMax, x.LatencyMax)
+			wantE[k.ek] = w
 		}
 		gotE, err := s.Edges(ctx, store.EdgeQuery{TimeRange: tr, Probes: probes, Apps: apps, Limit: limit})
 		if err != nil {

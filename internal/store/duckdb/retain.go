@@ -63,6 +63,9 @@ func (s *Store) Retain(ctx context.Context, now time.Time) (st store.RetainStats
 	if err != nil {
 		return st, err
 	}
+	if err := s.forgetSpools(ctx, cutoff, st.RemovedRows); err != nil {
+		return st, err
+	}
 	if err := s.mergeTalkers(ctx); err != nil {
 		return st, err
 	}
@@ -166,6 +169,27 @@ func (s *Store) deleteBefore(ctx context.Context, cut int64, removed map[string]
 		return total, err
 	}
 	return total + removed["talkers"] - before, nil
+}
+
+// forgetSpools deletes the sequences of the spools, other than their
+// probe's current one (which the probes row keeps), that stored nothing
+// since cut: a probe whose spool is wiped at every restart (a pod's
+// emptyDir) leaves one row per restart, and a spool silent for the whole
+// retention age is gone (a spool resends only what it holds
+// unacknowledged).
+func (s *Store) forgetSpools(ctx context.Context, cut int64, removed map[string]uint64) error {
+	res, err := s.writers[0].conn.ExecContext(ctx, `DELETE FROM spools WHERE last_report < ?`, cut)
+	if err != nil {
+		return fmt.Errorf("duckdb: retention of spools: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("duckdb: retention of spools: %w", err)
+	}
+	if n > 0 {
+		removed["spools"] += uint64(n)
+	}
+	return nil
 }
 
 // span is the oldest and newest start over every table, leaving out the

@@ -74,7 +74,7 @@ func TestRetainAge(t *testing.T) {
 		}
 	}
 	// Probe status is not subject to retention: sequences must survive.
-	if seq, _ := s.LastSeq(ctx, "a"); seq != 2 {
+	if seq, _ := s.LastSeq(ctx, "a", ""); seq != 2 {
 		t.Errorf("LastSeq(a) = %d after retention", seq)
 	}
 }

@@ -27,6 +27,7 @@ import (
 var migrations = []string{
 	1: schemaV1,
 	2: schemaV2,
+	3: schemaV3,
 }
 
 const schemaV1 = `
@@ -147,6 +148,23 @@ FROM (
 	SELECT DISTINCT ` + bucketSQL + `, probe, ` + strconv.Itoa(talkerMarker) + `, 0, 0, 0, 0, 0
 	FROM flows WHERE start_ns >= ` + minRolledSQL + ` AND end_ns < start_ns
 ) GROUP BY bucket, probe, h_fam, h_hi, h_lo ORDER BY bucket;
+`
+
+// schemaV3 deduplicates per (probe, spool ID) instead of per probe
+// (store.Store.Write). A probe's row holds its current spool (that of its
+// newest stored batch) with last_seq; spools holds the last seq of its
+// other spools. The rows stored before have no spool ID (NULL): the
+// first spool ID the probe then reports takes the sequence over
+// (write.go), since that is almost always the spool the probe was using,
+// so its batches resent across the upgrade stay duplicates.
+const schemaV3 = `
+ALTER TABLE probes ADD COLUMN spool_id VARCHAR;
+CREATE TABLE spools (
+	probe VARCHAR NOT NULL,
+	spool_id VARCHAR NOT NULL,
+	last_seq UBIGINT NOT NULL,
+	last_report BIGINT NOT NULL
+);
 `
 
 var minRolledSQL = strconv.FormatInt(minRolled, 10)

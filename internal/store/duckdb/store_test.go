@@ -145,7 +145,7 @@ func TestRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(ps, want) {
 			t.Errorf("probes:\n got %+v\nwant %+v", ps, want)
 		}
-		if seq, err := s.LastSeq(ctx, b.Probe.ID); err != nil || seq != 7 {
+		if seq, err := s.LastSeq(ctx, b.Probe.ID, b.SpoolID); err != nil || seq != 7 {
 			t.Errorf("LastSeq = %d, %v; want 7", seq, err)
 		}
 	}
@@ -229,10 +229,10 @@ func TestDedup(t *testing.T) {
 	if n := count(); n != 13 {
 		t.Errorf("%d flows stored, want 13", n)
 	}
-	if seq, _ := s.LastSeq(ctx, "a"); seq != 6 {
+	if seq, _ := s.LastSeq(ctx, "a", ""); seq != 6 {
 		t.Errorf("LastSeq(a) = %d, want 6", seq)
 	}
-	if seq, _ := s.LastSeq(ctx, "nobody"); seq != 0 {
+	if seq, _ := s.LastSeq(ctx, "nobody", ""); seq != 0 {
 		t.Errorf("LastSeq(nobody) = %d, want 0", seq)
 	}
 	st := s.Stats()
@@ -260,7 +260,7 @@ func TestWriteAtomic(t *testing.T) {
 	if !errors.Is(err, ErrBadBatch) || !strings.Contains(err.Error(), "transactions[0]") {
 		t.Fatalf("write of a batch with a time out of range: %v", err)
 	}
-	if seq, _ := s.LastSeq(ctx, "a"); seq != 0 {
+	if seq, _ := s.LastSeq(ctx, "a", ""); seq != 0 {
 		t.Errorf("LastSeq after a failed write = %d", seq)
 	}
 	p, err := s.Flows(ctx, store.FlowQuery{FlowFilter: store.FlowFilter{TimeRange: store.TimeRange{To: ns(time.Hour)}}})
@@ -292,7 +292,7 @@ func TestWriteAtomic(t *testing.T) {
 		t.Error("write with a cancelled context succeeded")
 	}
 	mustWrite(t, s, b2, ns(0))
-	if seq, _ := s.LastSeq(ctx, "a"); seq != 2 {
+	if seq, _ := s.LastSeq(ctx, "a", ""); seq != 2 {
 		t.Errorf("LastSeq = %d, want 2", seq)
 	}
 }

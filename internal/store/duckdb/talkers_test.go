@@ -152,7 +152,7 @@ func TestMigrateV2(t *testing.T) {
 		mustWrite(t, s, b, ns(0))
 		flows = append(flows, b.Flows...)
 	}
-	for _, q := range []string{`DROP TABLE talkers`, `DROP TABLE meta`, `DELETE FROM schema_version WHERE version = 2`} {
+	for _, q := range []string{`DROP TABLE talkers`, `DROP TABLE meta`, `DROP TABLE spools`, `ALTER TABLE probes DROP COLUMN spool_id`, `DELETE FROM schema_version WHERE version >= 2`} {
 		if _, err := s.db.Exec(q); err != nil {
 			t.Fatal(err)
 		}

@@ -9,14 +9,17 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	duck "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/wirewatch/wirewatch/internal/record"
+	"github.com/wirewatch/wirewatch/internal/store"
 )
 
 // noTime stands for the zero time.Time in every time column.
@@ -232,17 +235,33 @@ func (w *writer) writeGroup(group []*writeReq) {
 	s.smu.Unlock()
 }
 
-// probeState is a probe's status row as a transaction changes it.
+// probeState is a probe's status row as a transaction changes it. The
+// row holds the sequence of the probe's current spool (the spool of its
+// newest stored batch), so that the usual batch, one of the current
+// spool, costs no statement beyond the status row's own; the sequences
+// of the probe's other spools are rows of spools.
 type probeState struct {
-	known     bool // the row exists
-	changed   bool
-	info      []byte
-	loss      any // gob bytes, or nil to keep the stored counters
-	firstSeen int64
-	lastSeen  int64
-	lastSeq   uint64
-	batches   uint64
-	records   uint64
+	known       bool // the row exists
+	changed     bool
+	info        []byte
+	loss        map[string]uint64 // the stored counters, as the transaction changes them
+	lossChanged bool
+	firstSeen   int64
+	lastSeen    int64
+	spool       sql.NullString // the current spool; NULL: stored before schema v3, not named yet
+	lastSeq     uint64         // the current spool's
+	batches     uint64
+	records     uint64
+	others      map[string]*spoolState // the probe's other spools met in this transaction
+}
+
+// spoolState is the sequence of a spool that is not its probe's current
+// one (a row of spools).
+type spoolState struct {
+	exists  bool // a batch of it was stored
+	dirty   bool // to be written
+	lastSeq uint64
+	lastRep int64
 }
 
 // Write stores a batch in one transaction, after checking its Seq against
@@ -396,18 +415,17 @@ func (w *writer) writeTx(reqs []*writeReq, res []writeRes) (err error) {
 		id := encText(b.Probe.ID)
 		ps := probes[id]
 		if ps == nil {
-			ps = &probeState{}
-			switch err := c.QueryRowContext(ctx, `SELECT last_seq, batches, records, first_seen FROM probes WHERE id = ?`, id).
-				Scan(&ps.lastSeq, &ps.batches, &ps.records, &ps.firstSeen); {
-			case err == nil:
-				ps.known = true
-			case errors.Is(err, sql.ErrNoRows):
-			default:
+			if ps, err = loadProbe(ctx, c, id); err != nil {
 				return err
 			}
 			probes[id] = ps
 		}
-		if (ps.known || ps.changed) && b.Seq <= ps.lastSeq {
+		spool := encText(b.SpoolID)
+		dup, err := ps.seen(ctx, c, id, spool, b.Seq)
+		if err != nil {
+			return err
+		}
+		if dup {
 			res[i].dup = true
 			continue
 		}
@@ -420,17 +438,15 @@ func (w *writer) writeTx(reqs []*writeReq, res []writeRes) (err error) {
 		if ps.info, err = gobBytes(b.Probe); err != nil {
 			return err
 		}
-		if b.Loss != nil {
-			if ps.loss, err = gobBytes(b.Loss); err != nil {
-				return err
-			}
+		if loss, changed := mergeLoss(ps.loss, b.Loss); changed {
+			ps.loss, ps.lossChanged = loss, true
 		}
 		if !ps.known && !ps.changed {
 			ps.firstSeen = r.nowNS
 		}
+		ps.stored(spool, b.Seq)
 		ps.changed = true
 		ps.lastSeen = r.nowNS
-		ps.lastSeq = b.Seq
 		ps.batches++
 		ps.records += uint64(b.Records())
 	}
@@ -458,22 +474,153 @@ func (w *writer) writeTx(reqs []*writeReq, res []writeRes) (err error) {
 		if !ps.changed {
 			continue
 		}
+		var loss any // nil keeps the stored counters
+		if ps.lossChanged {
+			if loss, err = gobBytes(ps.loss); err != nil {
+				return err
+			}
+		}
 		if ps.known {
 			_, err = c.ExecContext(ctx, `UPDATE probes SET info = ?, last_report = ?, last_seq = ?,
-				batches = ?, records = ?, loss = coalesce(?, loss) WHERE id = ?`,
-				ps.info, ps.lastSeen, ps.lastSeq, ps.batches, ps.records, ps.loss, id)
+				batches = ?, records = ?, loss = coalesce(?, loss), spool_id = ? WHERE id = ?`,
+				ps.info, ps.lastSeen, ps.lastSeq, ps.batches, ps.records, loss, ps.spool, id)
 		} else {
-			_, err = c.ExecContext(ctx, `INSERT INTO probes VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-				id, ps.info, ps.firstSeen, ps.lastSeen, ps.lastSeq, ps.batches, ps.records, ps.loss)
+			_, err = c.ExecContext(ctx, `INSERT INTO probes (id, info, first_seen, last_report, last_seq, batches, records, loss, spool_id)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				id, ps.info, ps.firstSeen, ps.lastSeen, ps.lastSeq, ps.batches, ps.records, loss, ps.spool)
 		}
 		if err != nil {
 			return fmt.Errorf("probe status: %w", err)
+		}
+		for spool, sp := range ps.others {
+			if !sp.dirty {
+				continue
+			}
+			if _, err = c.ExecContext(ctx, `DELETE FROM spools WHERE probe = ? AND spool_id = ?`, id, spool); err == nil {
+				_, err = c.ExecContext(ctx, `INSERT INTO spools VALUES (?, ?, ?, ?)`, id, spool, sp.lastSeq, sp.lastRep)
+			}
+			if err != nil {
+				return fmt.Errorf("spool sequence: %w", err)
+			}
 		}
 	}
 	if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
 		return err
 	}
 	return nil
+}
+
+// loadProbe reads a probe's status row (a zero state when it has none).
+func loadProbe(ctx context.Context, c *sql.Conn, id string) (*probeState, error) {
+	ps := &probeState{}
+	var loss []byte
+	err := c.QueryRowContext(ctx, `SELECT last_seq, batches, records, first_seen, last_report, loss, spool_id FROM probes WHERE id = ?`, id).
+		Scan(&ps.lastSeq, &ps.batches, &ps.records, &ps.firstSeen, &ps.lastSeen, &loss, &ps.spool)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return ps, nil
+	case err != nil:
+		return nil, err
+	}
+	ps.known = true
+	if loss != nil {
+		if err := gobDecode(loss, &ps.loss); err != nil {
+			return nil, fmt.Errorf("probe %q: corrupt loss counters: %w", id, err)
+		}
+	}
+	return ps, nil
+}
+
+// seen reports whether a batch of spool with seq was stored before
+// (store.Store.Write). A probe's sequence from before schema v3 has no
+// spool: the first spool the probe then names takes it over, since that
+// is the spool it was using, and its batches resent across the upgrade
+// stay duplicates.
+func (ps *probeState) seen(ctx context.Context, c *sql.Conn, id, spool string, seq uint64) (bool, error) {
+	if !ps.known && !ps.changed {
+		return false, nil
+	}
+	if !ps.spool.Valid || ps.spool.String == spool {
+		return seq <= ps.lastSeq, nil
+	}
+	sp, err := ps.other(ctx, c, id, spool)
+	if err != nil {
+		return false, err
+	}
+	return sp.exists && seq <= sp.lastSeq, nil
+}
+
+// other is the sequence of one of the probe's spools that is not its
+// current one, read from spools the first time.
+func (ps *probeState) other(ctx context.Context, c *sql.Conn, id, spool string) (*spoolState, error) {
+	if sp := ps.others[spool]; sp != nil {
+		return sp, nil
+	}
+	sp := &spoolState{}
+	err := c.QueryRowContext(ctx, `SELECT last_seq, last_report FROM spools WHERE probe = ? AND spool_id = ?`, id, spool).
+		Scan(&sp.lastSeq, &sp.lastRep)
+	switch {
+	case err == nil:
+		sp.exists = true
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, err
+	}
+	if ps.others == nil {
+		ps.others = map[string]*spoolState{}
+	}
+	ps.others[spool] = sp
+	return sp, nil
+}
+
+// stored takes a stored batch's sequence: its spool is now the current
+// one, and the spool it replaces keeps its sequence in spools. (A
+// promoted spool's own row, if it had one, stays behind, older: lookups
+// ask the current spool first.)
+func (ps *probeState) stored(spool string, seq uint64) {
+	if cur := ps.spool; cur.Valid && cur.String != spool {
+		if ps.others == nil {
+			ps.others = map[string]*spoolState{}
+		}
+		ps.others[cur.String] = &spoolState{exists: true, dirty: true, lastSeq: ps.lastSeq, lastRep: ps.lastSeen}
+	}
+	delete(ps.others, spool)
+	ps.spool = sql.NullString{String: spool, Valid: true}
+	ps.lastSeq = seq
+}
+
+// mergeLoss applies a batch's loss counters to the stored ones
+// (store.Store.Write): the probe's own keys are cumulative and replace
+// the stored ones when the batch has any; the center's (CenterLossPrefix)
+// count this batch alone and are added. It reports whether anything
+// changed.
+func mergeLoss(stored, batch map[string]uint64) (map[string]uint64, bool) {
+	if len(batch) == 0 {
+		return stored, false
+	}
+	ownKeys := false
+	for k := range batch {
+		if !strings.HasPrefix(k, store.CenterLossPrefix) {
+			ownKeys = true
+			break
+		}
+	}
+	out := make(map[string]uint64, len(stored)+len(batch))
+	for k, v := range stored {
+		if !ownKeys || strings.HasPrefix(k, store.CenterLossPrefix) {
+			out[k] = v
+		}
+	}
+	for k, v := range batch {
+		if strings.HasPrefix(k, store.CenterLossPrefix) {
+			if sum := out[k] + v; sum >= v {
+				v = sum
+			} else {
+				v = math.MaxUint64
+			}
+		}
+		out[k] = v
+	}
+	return out, !maps.Equal(out, stored)
 }
 
 // appendBatch appends the batch's records, each table in time order.

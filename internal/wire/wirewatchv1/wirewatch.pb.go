@@ -42,9 +42,10 @@ type Batch struct {
 	// does not know; fields added within version 1 are ignored by older
 	// centers (protobuf rules), so only an incompatible change bumps it.
 	Version uint32 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
-	// seq numbers the probe's batches: monotonic, never reused, >= 1. The
-	// center stores a batch whose seq is not above the last it stored for
-	// the probe as a duplicate (nothing stored, acknowledged all the same).
+	// seq numbers the probe's batches within its spool (spool_id):
+	// monotonic, never reused, >= 1. The center takes a batch whose seq is
+	// not above the last it stored for the same probe and spool_id as a
+	// duplicate (nothing stored, acknowledged all the same).
 	Seq          uint64         `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
 	Probe        *ProbeInfo     `protobuf:"bytes,3,opt,name=probe,proto3" json:"probe,omitempty"`
 	SentAt       int64          `protobuf:"fixed64,4,opt,name=sent_at,json=sentAt,proto3" json:"sent_at,omitempty"`
@@ -55,8 +56,8 @@ type Batch struct {
 	// loss: the probe's cumulative loss counters by name.
 	Loss map[string]uint64 `protobuf:"bytes,9,rep,name=loss,proto3" json:"loss,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// spool_id names the probe's sequence: it changes when the probe's
-	// spool directory is wiped, and seq starts again at 1. (The center does
-	// not use it yet: see docs/wire.md, "Sequence numbers".)
+	// spool directory is wiped, and seq starts again at 1. The center
+	// deduplicates by (probe, spool_id, seq).
 	SpoolId       string `protobuf:"bytes,10,opt,name=spool_id,json=spoolId,proto3" json:"spool_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -163,14 +164,19 @@ func (x *Batch) GetSpoolId() string {
 }
 
 type ProbeInfo struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Hostname      string                 `protobuf:"bytes,2,opt,name=hostname,proto3" json:"hostname,omitempty"`
-	Version       string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
-	Labels        map[string]string      `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Devices       []string               `protobuf:"bytes,5,rep,name=devices,proto3" json:"devices,omitempty"`
-	Addresses     [][]byte               `protobuf:"bytes,6,rep,name=addresses,proto3" json:"addresses,omitempty"`
-	Started       int64                  `protobuf:"fixed64,7,opt,name=started,proto3" json:"started,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Id        string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Hostname  string                 `protobuf:"bytes,2,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	Version   string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	Labels    map[string]string      `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Devices   []string               `protobuf:"bytes,5,rep,name=devices,proto3" json:"devices,omitempty"`
+	Addresses [][]byte               `protobuf:"bytes,6,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	Started   int64                  `protobuf:"fixed64,7,opt,name=started,proto3" json:"started,omitempty"`
+	// period is the probe's summary window length in nanoseconds: the probe
+	// reports at least once per period, so the center calls it stale after
+	// a few periods without a report. 0: not said (older probes); the
+	// center then uses its configured staleness.
+	Period        int64 `protobuf:"varint,8,opt,name=period,proto3" json:"period,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -250,6 +256,13 @@ func (x *ProbeInfo) GetAddresses() [][]byte {
 func (x *ProbeInfo) GetStarted() int64 {
 	if x != nil {
 		return x.Started
+	}
+	return 0
+}
+
+func (x *ProbeInfo) GetPeriod() int64 {
+	if x != nil {
+		return x.Period
 	}
 	return 0
 }
@@ -925,7 +938,7 @@ const file_wirewatch_v1_wirewatch_proto_rawDesc = "" +
 	" \x01(\tR\aspoolId\x1a7\n" +
 	"\tLossEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\x9b\x02\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xb3\x02\n" +
 	"\tProbeInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bhostname\x18\x02 \x01(\tR\bhostname\x12\x18\n" +
@@ -933,7 +946,8 @@ const file_wirewatch_v1_wirewatch_proto_rawDesc = "" +
 	"\x06labels\x18\x04 \x03(\v2#.wirewatch.v1.ProbeInfo.LabelsEntryR\x06labels\x12\x18\n" +
 	"\adevices\x18\x05 \x03(\tR\adevices\x12\x1c\n" +
 	"\taddresses\x18\x06 \x03(\fR\taddresses\x12\x18\n" +
-	"\astarted\x18\a \x01(\x10R\astarted\x1a9\n" +
+	"\astarted\x18\a \x01(\x10R\astarted\x12\x16\n" +
+	"\x06period\x18\b \x01(\x03R\x06period\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"z\n" +

@@ -1,7 +1,7 @@
 // Package ingesttest has what tests of the ingest server and of the
 // probe's exporter share: certificate authorities made on the fly, and an
-// in-memory Handler that deduplicates by sequence number the way a store's
-// Write does.
+// in-memory Handler that deduplicates by (probe, spool ID, seq) the way a
+// store's Write does.
 package ingesttest
 
 import (
@@ -132,11 +132,11 @@ func WritePair(t testing.TB, dir, name string, c tls.Certificate) (certFile, key
 }
 
 // Store is an in-memory stand-in for the center's store: its Handle
-// deduplicates by per-probe sequence number as store.Store.Write does, and
+// deduplicates by (probe, spool ID, seq) as store.Store.Write does, and
 // it outlives any server it is given to, like a real store.
 type Store struct {
 	mu      sync.Mutex
-	last    map[string]uint64
+	last    map[[2]string]uint64 // by probe, spool ID
 	batches []*record.Batch
 	dups    int
 	// Fail, when set, is called before a batch is stored; an error it
@@ -154,13 +154,14 @@ func (s *Store) Handle(_ context.Context, b *record.Batch) (bool, error) {
 		}
 	}
 	if s.last == nil {
-		s.last = make(map[string]uint64)
+		s.last = make(map[[2]string]uint64)
 	}
-	if b.Seq <= s.last[b.Probe.ID] {
+	key := [2]string{b.Probe.ID, b.SpoolID}
+	if b.Seq <= s.last[key] {
 		s.dups++
 		return true, nil
 	}
-	s.last[b.Probe.ID] = b.Seq
+	s.last[key] = b.Seq
 	s.batches = append(s.batches, b)
 	return false, nil
 }
