@@ -12,8 +12,8 @@ import (
 
 	"github.com/wirewatch/wirewatch/internal/config"
 	"github.com/wirewatch/wirewatch/internal/record"
-	"github.com/wirewatch/wirewatch/internal/store/clickhouse/chtest"
 	"github.com/wirewatch/wirewatch/internal/store"
+	"github.com/wirewatch/wirewatch/internal/store/clickhouse/chtest"
 	"github.com/wirewatch/wirewatch/internal/store/duckdb"
 )
 
