@@ -364,11 +364,13 @@ func (b *Bucket) rateQuantiles() map[string]*sketch.Quantiles {
 // Seconds returns the number of distinct seconds that saw traffic.
 func (b *Bucket) Seconds() int { return len(b.seconds) }
 
-func convKey(a, b netip.Addr) string {
+// appendConvKey appends the conversation key of a and b, the lower
+// address first.
+func appendConvKey(dst []byte, a, b netip.Addr) []byte {
 	if b.Less(a) {
 		a, b = b, a
 	}
-	return a.String() + " <-> " + b.String()
+	return b.AppendTo(append(a.AppendTo(dst), " <-> "...))
 }
 
 // Totals keeps the running sums of a series of buckets: the counters only,

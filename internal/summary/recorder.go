@@ -296,23 +296,27 @@ func (r *Recorder) foldInto(b *Bucket, f *flow.Flow) {
 	}
 	pk := w[0].Packets + w[1].Packets
 	by := w[0].Bytes + w[1].Bytes
+	// Keys are built on the stack: a sketch copies a key only when it
+	// starts tracking it.
+	var buf [96]byte
 	if port := f.Server.Port(); port != 0 || f.Proto == decode.ProtoTCP || f.Proto == decode.ProtoUDP {
-		key := strconv.Itoa(int(port)) + "/" + decode.ProtoName(f.Proto)
-		b.TopPorts.Add(key, pk)
-		b.TopPortsBytes.Add(key, by)
+		key := append(append(strconv.AppendUint(buf[:0], uint64(port), 10), '/'), decode.ProtoName(f.Proto)...)
+		b.TopPorts.AddBytes(key, pk)
+		b.TopPortsBytes.AddBytes(key, by)
 	}
-	b.TopConversations.Add(convKey(ca, sa), by)
+	b.TopConversations.AddBytes(appendConvKey(buf[:0], ca, sa), by)
 }
 
 func talker(b *Bucket, a netip.Addr, pk, by uint64) {
+	var buf [48]byte
 	a = a.Unmap()
-	name := a.String()
+	name := a.AppendTo(buf[:0])
 	if a.Is4() {
-		b.TopIPv4.Add(name, pk)
-		b.TopIPv4Bytes.Add(name, by)
+		b.TopIPv4.AddBytes(name, pk)
+		b.TopIPv4Bytes.AddBytes(name, by)
 	} else {
-		b.TopIPv6.Add(name, pk)
-		b.TopIPv6Bytes.Add(name, by)
+		b.TopIPv6.AddBytes(name, pk)
+		b.TopIPv6Bytes.AddBytes(name, by)
 	}
 }
 
