@@ -1,12 +1,21 @@
 package decode
 
+import "encoding/binary"
+
 // FlowPeek is the 5-tuple of a frame read straight from its headers by
-// Peek. Addresses are in 16-byte form, IPv4 as IPv4-mapped IPv6, as
-// netip.Addr.As16 gives them.
+// Peek. Each address is its 16-byte form (IPv4 as IPv4-mapped IPv6, as
+// netip.Addr.As16 gives it) read as two little-endian words: what a flow
+// hash consumes, without copying the bytes around.
 type FlowPeek struct {
-	Src, Dst         [16]byte
+	Src, Dst         [2]uint64
 	SrcPort, DstPort uint16
 	Proto            uint8
+}
+
+// AddrWords returns the words of a 16-byte address form as FlowPeek holds
+// them.
+func AddrWords(a [16]byte) [2]uint64 {
+	return [2]uint64{binary.LittleEndian.Uint64(a[:8]), binary.LittleEndian.Uint64(a[8:])}
 }
 
 // Peek reads the 5-tuple of the common frame, a TCP or UDP packet over
@@ -70,18 +79,17 @@ func (d *Decoder) Peek(link uint16, b []byte, f *FlowPeek) bool {
 		if ihl < 20 || be16(b[6:8])&0x3fff != 0 || len(b) < ihl+4 {
 			return false
 		}
-		f.Src = [16]byte{10: 0xff, 11: 0xff}
-		f.Dst = f.Src
-		copy(f.Src[12:], b[12:16])
-		copy(f.Dst[12:], b[16:20])
+		// ::ffff:a.b.c.d: the first word is zero.
+		f.Src = [2]uint64{0, 0xffff<<16 | uint64(binary.LittleEndian.Uint32(b[12:16]))<<32}
+		f.Dst = [2]uint64{0, 0xffff<<16 | uint64(binary.LittleEndian.Uint32(b[16:20]))<<32}
 		f.Proto = b[9]
 		l4 = b[ihl:]
 	case etherIPv6:
 		if len(b) < 44 || b[0]>>4 != 6 {
 			return false
 		}
-		f.Src = [16]byte(b[8:24])
-		f.Dst = [16]byte(b[24:40])
+		f.Src = [2]uint64{binary.LittleEndian.Uint64(b[8:16]), binary.LittleEndian.Uint64(b[16:24])}
+		f.Dst = [2]uint64{binary.LittleEndian.Uint64(b[24:32]), binary.LittleEndian.Uint64(b[32:40])}
 		f.Proto = b[6]
 		l4 = b[40:]
 	default:

@@ -122,7 +122,7 @@ func peekAgrees(peeked bool, fp *FlowPeek, st Status, p *Packet) string {
 	if st != StatusOK {
 		return fmt.Sprintf("Peek read a tuple, Decode says status %d", st)
 	}
-	got := FlowPeek{Src: p.SrcIP.As16(), Dst: p.DstIP.As16(), SrcPort: p.SrcPort, DstPort: p.DstPort, Proto: p.Proto}
+	got := FlowPeek{Src: AddrWords(p.SrcIP.As16()), Dst: AddrWords(p.DstIP.As16()), SrcPort: p.SrcPort, DstPort: p.DstPort, Proto: p.Proto}
 	if got != *fp {
 		return fmt.Sprintf("Peek read %+v, Decode %+v", *fp, got)
 	}

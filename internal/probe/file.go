@@ -2,7 +2,6 @@ package probe
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -378,7 +377,7 @@ func pick(h uint64, n int) int { return int((h >> 32) * uint64(n) >> 32) }
 // the endpoints are folded with a multiply each and only their sum (which
 // does not care about the order) goes through the finalizer.
 func flowHash(p *decode.Packet) uint64 {
-	return mix64(endpointHash(p.SrcIP.As16(), p.SrcPort) + endpointHash(p.DstIP.As16(), p.DstPort) + uint64(p.Proto))
+	return mix64(endpointHash(decode.AddrWords(p.SrcIP.As16()), p.SrcPort) + endpointHash(decode.AddrWords(p.DstIP.As16()), p.DstPort) + uint64(p.Proto))
 }
 
 // peekHash is flowHash of the packet that Decode would make of the peeked
@@ -387,10 +386,8 @@ func peekHash(f *decode.FlowPeek) uint64 {
 	return mix64(endpointHash(f.Src, f.SrcPort) + endpointHash(f.Dst, f.DstPort) + uint64(f.Proto))
 }
 
-func endpointHash(ip [16]byte, port uint16) uint64 {
-	lo := binary.LittleEndian.Uint64(ip[:8])
-	hi := binary.LittleEndian.Uint64(ip[8:])
-	return (lo^uint64(port))*0x9e3779b97f4a7c15 ^ hi*0xc2b2ae3d27d4eb4f
+func endpointHash(ip [2]uint64, port uint16) uint64 {
+	return (ip[0]^uint64(port))*0x9e3779b97f4a7c15 ^ ip[1]*0xc2b2ae3d27d4eb4f
 }
 
 func mix64(x uint64) uint64 {
