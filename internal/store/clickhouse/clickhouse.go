@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/wirewatch/wirewatch/internal/store"
+	"github.com/wirewatch/wirewatch/internal/store/storeutil"
 )
 
 // Retention bounds what the store keeps.
@@ -139,14 +140,7 @@ func (c Config) withDefaults() Config {
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
-// Minimums that keep a mistyped value from deleting everything or
-// spinning.
-const (
-	minMaxAge      = time.Minute
-	minMaxBytes    = 1 << 20
-	minRetainEvery = time.Second
-	maxWriters     = 64
-)
+const maxWriters = 64
 
 // Validate reports the first invalid field. Zero fields are valid (they
 // take the defaults) but URL.
@@ -164,14 +158,8 @@ func (c Config) Validate() error {
 	if c.Database != "" && !identRE.MatchString(c.Database) {
 		return fmt.Errorf("clickhouse: Database %q is not a plain name (letters, digits, _)", c.Database)
 	}
-	if c.Retention.MaxAge != 0 && c.Retention.MaxAge < minMaxAge {
-		return fmt.Errorf("clickhouse: Retention.MaxAge %v is below %v", c.Retention.MaxAge, minMaxAge)
-	}
-	if c.Retention.MaxBytes != 0 && c.Retention.MaxBytes < minMaxBytes {
-		return fmt.Errorf("clickhouse: Retention.MaxBytes %d is below %d", c.Retention.MaxBytes, minMaxBytes)
-	}
-	if c.RetainEvery != 0 && c.RetainEvery < minRetainEvery {
-		return fmt.Errorf("clickhouse: RetainEvery %v is below %v", c.RetainEvery, minRetainEvery)
+	if err := storeutil.CheckRetention("clickhouse", c.Retention.MaxAge, c.Retention.MaxBytes, c.RetainEvery); err != nil {
+		return err
 	}
 	for _, d := range []struct {
 		name string
@@ -267,7 +255,14 @@ func Open(cfg Config, log *slog.Logger) (*Store, error) {
 	for _, w := range s.writers {
 		go w.run(s.stop)
 	}
-	go s.retainLoop()
+	go func() {
+		defer close(s.done)
+		storeutil.RetainLoop(s.stop, cfg.RetainEvery, log, ErrClosed, func(ctx context.Context) (store.RetainStats, error) {
+			ctx, cancel := context.WithTimeout(ctx, cfg.QueryTimeout)
+			defer cancel()
+			return s.Retain(ctx, time.Now())
+		})
+	}()
 	log.Info("store opened", "url", cfg.URL, "database", cfg.Database, "server_version", version,
 		"max_age", cfg.Retention.MaxAge, "max_bytes", cfg.Retention.MaxBytes)
 	return s, nil
@@ -286,7 +281,7 @@ func (s *Store) Close() error {
 	close(s.stop)
 	<-s.done
 	for _, w := range s.writers {
-		<-w.exit
+		<-w.q.Exited()
 	}
 	s.c.close()
 	return nil
@@ -303,18 +298,7 @@ func (s *Store) isClosed() bool {
 func (s *Store) Stats() store.Stats {
 	s.smu.Lock()
 	defer s.smu.Unlock()
-	st := s.stats
-	st.Rows = copyCounts(s.stats.Rows)
-	st.RetainedRows = copyCounts(s.stats.RetainedRows)
-	return st
-}
-
-func copyCounts(m map[string]uint64) map[string]uint64 {
-	c := make(map[string]uint64, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
+	return storeutil.CopyStats(s.stats)
 }
 
 // nextOrd is a write's place among this replica's writes.
@@ -323,40 +307,4 @@ func (s *Store) nextOrd(nowNS int64) int64 {
 	defer s.ordMu.Unlock()
 	s.lastOrd = max(nowNS, s.lastOrd+1)
 	return s.lastOrd
-}
-
-func (s *Store) retainLoop() {
-	defer close(s.done)
-	t := time.NewTicker(s.cfg.RetainEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.QueryTimeout)
-			go func() {
-				select {
-				case <-s.stop:
-					cancel()
-				case <-ctx.Done():
-				}
-			}()
-			st, err := s.Retain(ctx, time.Now())
-			cancel()
-			if err != nil {
-				if !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled) {
-					s.log.Warn("retention failed", "err", err)
-				}
-				continue
-			}
-			var n uint64
-			for _, v := range st.RemovedRows {
-				n += v
-			}
-			if n > 0 {
-				s.log.Info("retention", "removed_rows", n, "oldest_kept", st.OldestKept, "bytes_on_disk", st.BytesOnDisk)
-			}
-		}
-	}
 }

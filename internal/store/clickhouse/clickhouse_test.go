@@ -14,6 +14,7 @@ import (
 
 	"github.com/wirewatch/wirewatch/internal/record"
 	"github.com/wirewatch/wirewatch/internal/store"
+	"github.com/wirewatch/wirewatch/internal/store/storeutil"
 )
 
 var dbSeq atomic.Int64
@@ -142,8 +143,8 @@ func TestRacingCommits(t *testing.T) {
 	}
 	// Replica b's write of the same batch, having checked before a's
 	// commit landed (so its check found nothing).
-	req := &writeReq{ctx: ctx, b: batch, nowNS: time.Now().UnixNano(), done: make(chan writeRes, 1)}
-	if err := b.writers[0].storeGroup(ctx, []*writeReq{req}, make([]writeRes, 1), map[spoolKey]uint64{}); err != nil {
+	req := &storeutil.Request{Ctx: ctx, Batch: batch, NowNS: time.Now().UnixNano()}
+	if err := b.writers[0].storeGroup(ctx, []*storeutil.Request{req}, make([]storeutil.Result, 1), map[spoolKey]uint64{}); err != nil {
 		t.Fatal(err)
 	}
 	commits, err := testServer(t).Query("SELECT count() FROM " + a.cfg.Database + ".batches")

@@ -11,23 +11,19 @@ import (
 
 	"github.com/wirewatch/wirewatch/internal/record"
 	"github.com/wirewatch/wirewatch/internal/store"
+	"github.com/wirewatch/wirewatch/internal/store/storeutil"
 )
 
 // addrSet adds "the address in columns <x>_fam/<x>_addr is one of addrs"
 // (nothing for an empty list). An IPv4 address, or its IPv4-mapped form,
 // matches both forms (the map names them as one host).
-func (w *where) addrSet(x string, addrs []netip.Addr, what string) error {
+// storeutil.CheckBreakdown checked the addresses.
+func (w *where) addrSet(x string, addrs []netip.Addr) {
 	if len(addrs) == 0 {
-		return nil
-	}
-	if len(addrs) > store.MaxBreakdownAddrs {
-		return badQuery("%d %s addresses (at most %d)", len(addrs), what, store.MaxBreakdownAddrs)
+		return
 	}
 	conds := make([]string, 0, len(addrs))
 	for _, a := range addrs {
-		if !a.IsValid() {
-			return badQuery("%s address is not valid", what)
-		}
 		fam, b := splitAddr(a)
 		if u := a.Unmap(); u.Is4() {
 			// ::ffff:a.b.c.d is stored with family 6, a.b.c.d with 4.
@@ -37,7 +33,6 @@ func (w *where) addrSet(x string, addrs []netip.Addr, what string) error {
 		conds = append(conds, "("+x+"_fam = "+strconv.Itoa(int(fam))+" AND "+x+"_addr = "+addr16(b)+")")
 	}
 	w.add("(" + strings.Join(conds, " OR ") + ")")
-	return nil
 }
 
 // hasLatency is true for a transaction with both sides and a latency, the
@@ -58,14 +53,7 @@ func nearestRank(q float64) string {
 // protocol (count, errors, exact latency quantiles), per status, and the
 // newest ones.
 func (s *Store) TxBreakdown(ctx context.Context, q store.TxBreakdownQuery) (*store.TxBreakdown, error) {
-	statuses, err := limitOf(q.Statuses)
-	if err != nil {
-		return nil, err
-	}
-	if q.Recent < 0 || q.Recent > store.MaxLimit {
-		return nil, badQuery("recent %d out of range [0, %d]", q.Recent, store.MaxLimit)
-	}
-	from, to, err := rangeNS(q.TimeRange)
+	statuses, from, to, err := storeutil.CheckBreakdown(&q)
 	if err != nil {
 		return nil, err
 	}
@@ -74,12 +62,8 @@ func (s *Store) TxBreakdown(ctx context.Context, q store.TxBreakdownQuery) (*sto
 	if err := w.in("probe", q.Probes, "probes"); err != nil {
 		return nil, err
 	}
-	if err := w.addrSet("c", q.Clients, "client"); err != nil {
-		return nil, err
-	}
-	if err := w.addrSet("s", q.Servers, "server"); err != nil {
-		return nil, err
-	}
+	w.addrSet("c", q.Clients)
+	w.addrSet("s", q.Servers)
 	if q.Port != 0 {
 		w.add("s_port = " + strconv.Itoa(int(q.Port)))
 	}

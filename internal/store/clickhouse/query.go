@@ -2,10 +2,8 @@ package clickhouse
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
+	"maps"
 	"math"
 	"net/netip"
 	"slices"
@@ -15,11 +13,8 @@ import (
 
 	"github.com/wirewatch/wirewatch/internal/record"
 	"github.com/wirewatch/wirewatch/internal/store"
+	"github.com/wirewatch/wirewatch/internal/store/storeutil"
 )
-
-// maxListParams bounds the lists a query may carry (probes, apps,
-// fields), so that a hostile request cannot build an enormous statement.
-const maxListParams = 1000
 
 // where collects the conditions of a statement, values already quoted.
 type where struct{ conds []string }
@@ -38,8 +33,8 @@ func (w *where) in(col string, vals []string, what string) error {
 	if len(vals) == 0 {
 		return nil
 	}
-	if len(vals) > maxListParams {
-		return badQuery("%d %s (at most %d)", len(vals), what, maxListParams)
+	if err := storeutil.CheckList(len(vals), what); err != nil {
+		return err
 	}
 	w.add(col + " IN " + litList(vals))
 	return nil
@@ -61,40 +56,6 @@ func (w *where) sql() string {
 		return ""
 	}
 	return " WHERE " + strings.Join(w.conds, " AND ")
-}
-
-func limitOf(n int) (int, error) {
-	switch {
-	case n == 0:
-		return store.DefaultLimit, nil
-	case n < 0 || n > store.MaxLimit:
-		return 0, badQuery("limit %d out of range [1, %d]", n, store.MaxLimit)
-	}
-	return n, nil
-}
-
-// rangeNS turns [From, To) into nanoseconds: a zero From is the
-// beginning, a zero To is now.
-func rangeNS(tr store.TimeRange) (from, to int64, err error) {
-	from = math.MinInt64
-	if !tr.From.IsZero() {
-		var ok bool
-		if from, ok = timeNS(tr.From); !ok {
-			return 0, 0, badQuery("from %v out of range", tr.From)
-		}
-	}
-	toT := tr.To
-	if toT.IsZero() {
-		toT = time.Now()
-	}
-	to, ok := timeNS(toT)
-	if !ok {
-		return 0, 0, badQuery("to %v out of range", tr.To)
-	}
-	if from > to {
-		return 0, 0, badQuery("from %v is after to %v", tr.From, toT)
-	}
-	return from, to, nil
 }
 
 // visible adds what makes a row count: its write committed (once per
@@ -147,56 +108,34 @@ func (s *Store) overlap(ctx context.Context, w *where, from, to int64, inclusive
 	return floor, nil
 }
 
-// Cursors are the last row's sort key (time, wid, idx), with the kind of
-// query and a checksum so that a damaged or foreign cursor is refused
-// instead of silently positioning somewhere. They are opaque, not secret.
-const (
-	cursorFlows = 'F'
-	cursorTx    = 'T'
-	cursorLen   = 1 + 8 + 8 + 4 + 4
+// overlapOf is the conditions of a query over the visible records of
+// the given probes (every probe when empty) that overlap tr.
+func (s *Store) overlapOf(ctx context.Context, tr store.TimeRange, probes []string) (*where, error) {
+	from, to, err := storeutil.Range(tr)
+	if err != nil {
+		return nil, err
+	}
+	w := &where{}
+	if err := w.in("probe", probes, "probes"); err != nil {
+		return nil, err
+	}
+	if _, err := s.overlap(ctx, w, from, to, false); err != nil {
+		return nil, err
+	}
+	s.visible(w, "end_ns", from, to)
+	return w, nil
+}
+
+// Page cursors: the last row's (time, wid, idx).
+var (
+	flowCursors = storeutil.CursorCodec{Kind: 'F', Idx: true}
+	txCursors   = storeutil.CursorCodec{Kind: 'T', Idx: true}
 )
-
-type cursor struct {
-	ts  int64
-	wid uint64
-	idx uint32
-}
-
-func (c cursor) encode(kind byte) string {
-	var b [cursorLen]byte
-	b[0] = kind
-	binary.BigEndian.PutUint64(b[1:], uint64(c.ts))
-	binary.BigEndian.PutUint64(b[9:], c.wid)
-	binary.BigEndian.PutUint32(b[17:], c.idx)
-	binary.BigEndian.PutUint32(b[21:], crc32.ChecksumIEEE(b[:21]))
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-func decodeCursor(s string, kind byte) (c cursor, ok bool, err error) {
-	if s == "" {
-		return c, false, nil
-	}
-	if len(s) > 2*cursorLen {
-		return c, false, badQuery("invalid cursor")
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) != cursorLen || b[0] != kind ||
-		binary.BigEndian.Uint32(b[21:]) != crc32.ChecksumIEEE(b[:21]) {
-		return c, false, badQuery("invalid cursor")
-	}
-	c = cursor{ts: int64(binary.BigEndian.Uint64(b[1:])), wid: binary.BigEndian.Uint64(b[9:]), idx: binary.BigEndian.Uint32(b[17:])}
-	if c.encode(kind) != s {
-		// The decoder tolerates stray bits: only the form handed out is
-		// a cursor.
-		return cursor{}, false, badQuery("invalid cursor")
-	}
-	return c, true, nil
-}
 
 // after adds the keyset condition "(col, wid, idx) < cursor" of a newest
 // first ordering.
-func (w *where) after(col string, c cursor) {
-	w.add("(" + col + ", wid, idx) < (" + i64(c.ts) + ", " + u64(c.wid) + ", " + strconv.FormatUint(uint64(c.idx), 10) + ")")
+func (w *where) after(col string, c storeutil.Cursor) {
+	w.add("(" + col + ", wid, idx) < (" + i64(c.TS) + ", " + u64(c.ID) + ", " + strconv.FormatUint(uint64(c.Idx), 10) + ")")
 }
 
 func (s *Store) query(ctx context.Context, stmt string) (*decoder, error) {
@@ -226,15 +165,15 @@ func (s *Store) Probes(ctx context.Context) ([]record.ProbeStatus, error) {
 		if d.err != nil {
 			return nil, d.err
 		}
-		if err := gobDecode(info, &st.Info); err != nil {
+		if err := storeutil.DecodeGob(info, &st.Info); err != nil {
 			return nil, fmt.Errorf("clickhouse: corrupt probe info: %w", err)
 		}
 		if loss != nil {
-			if err := gobDecode(loss, &st.Loss); err != nil {
+			if err := storeutil.DecodeGob(loss, &st.Loss); err != nil {
 				return nil, fmt.Errorf("clickhouse: corrupt probe loss: %w", err)
 			}
 		}
-		st.FirstSeen, st.LastReport = nsTime(first), nsTime(last)
+		st.FirstSeen, st.LastReport = storeutil.NSTime(first), storeutil.NSTime(last)
 		index[id] = len(out)
 		out = append(out, st)
 	}
@@ -262,22 +201,14 @@ func (s *Store) Probes(ctx context.Context) ([]record.ProbeStatus, error) {
 
 // Windows returns the windows overlapping [From, To), oldest first.
 func (s *Store) Windows(ctx context.Context, q store.WindowQuery) ([]record.Window, error) {
-	limit, err := limitOf(q.Limit)
+	limit, err := storeutil.Limit(q.Limit)
 	if err != nil {
 		return nil, err
 	}
-	from, to, err := rangeNS(q.TimeRange)
+	w, err := s.overlapOf(ctx, q.TimeRange, q.Probes)
 	if err != nil {
 		return nil, err
 	}
-	var w where
-	if _, err := s.overlap(ctx, &w, from, to, false); err != nil {
-		return nil, err
-	}
-	if err := w.in("probe", q.Probes, "probes"); err != nil {
-		return nil, err
-	}
-	s.visible(&w, "end_ns", from, to)
 	d, err := s.query(ctx, `SELECT probe, start_ns, end_ns, summary, packets, bytes FROM windows`+w.sql()+
 		` ORDER BY start_ns, wid, idx LIMIT `+strconv.Itoa(limit))
 	if err != nil {
@@ -285,7 +216,7 @@ func (s *Store) Windows(ctx context.Context, q store.WindowQuery) ([]record.Wind
 	}
 	var out []record.Window
 	for !d.done() {
-		win := record.Window{Probe: d.str(), Start: nsTime(d.i64()), End: nsTime(d.i64()), Summary: d.blob(),
+		win := record.Window{Probe: d.str(), Start: storeutil.NSTime(d.i64()), End: storeutil.NSTime(d.i64()), Summary: d.blob(),
 			Packets: d.u64(), Bytes: d.u64()}
 		out = append(out, win)
 	}
@@ -298,7 +229,7 @@ func (s *Store) Windows(ctx context.Context, q store.WindowQuery) ([]record.Wind
 // flowWhere adds a FlowFilter's conditions (not the visibility) and
 // returns the range's bounds and the floor of the flows' start.
 func (s *Store) flowWhere(ctx context.Context, w *where, f *store.FlowFilter) (from, to, floor int64, err error) {
-	from, to, err = rangeNS(f.TimeRange)
+	from, to, err = storeutil.Range(f.TimeRange)
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -378,11 +309,7 @@ const flowSelect = `probe, start_ns, end_ns, transport, c_fam, c_addr, c_port, s
 // Flows returns flow records matching the filter, newest first (by
 // Start), a page at a time.
 func (s *Store) Flows(ctx context.Context, q store.FlowQuery) (*store.FlowPage, error) {
-	limit, err := limitOf(q.Limit)
-	if err != nil {
-		return nil, err
-	}
-	cur, hasCur, err := decodeCursor(q.Cursor, cursorFlows)
+	limit, cur, hasCur, err := storeutil.Page(q.Limit, q.Cursor, flowCursors)
 	if err != nil {
 		return nil, err
 	}
@@ -394,7 +321,7 @@ func (s *Store) Flows(ctx context.Context, q store.FlowQuery) (*store.FlowPage, 
 	upper := to - 1
 	if hasCur {
 		w.after("start_ns", cur)
-		upper = min(upper, cur.ts)
+		upper = min(upper, cur.TS)
 	}
 	page := &store.FlowPage{}
 	stmt := func(lo int64) string {
@@ -407,39 +334,52 @@ func (s *Store) Flows(ctx context.Context, q store.FlowQuery) (*store.FlowPage, 
 		return `SELECT ` + flowSelect + ` FROM flows` + w.sql() + ` ORDER BY start_ns DESC, wid DESC, idx DESC LIMIT ` + strconv.Itoa(limit+1)
 	}
 	read := func(d *decoder) (int, error) {
-		page.Flows, page.Next = page.Flows[:0], ""
-		n := 0
-		var last cursor
-		for !d.done() {
-			f := record.Flow{Probe: d.str()}
-			start, end := d.i64(), d.i64()
-			f.Start, f.End = nsTime(start), nsTime(end)
-			f.Transport = d.str()
-			f.Client = d.addrPort()
-			f.Server = d.addrPort()
-			f.App, f.Device = d.str(), d.str()
-			f.VLAN, f.TunnelID = d.u16(), d.u32()
-			f.Packets = [2]uint64{d.u64(), d.u64()}
-			f.Bytes = [2]uint64{d.u64(), d.u64()}
-			f.Retransmissions = [2]uint64{d.u64(), d.u64()}
-			f.RTT = time.Duration(d.i64())
-			f.State = d.str()
-			f.Ended = d.boolean()
-			c := cursor{ts: start, wid: d.u64(), idx: d.u32()}
-			if n++; n <= limit {
-				page.Flows = append(page.Flows, f)
-				last = c
-			}
-		}
-		if n > limit {
-			page.Next = last.encode(cursorFlows)
-		}
-		return n, d.err
+		return readPage(d, limit, flowCursors, (*decoder).readFlow, &page.Flows, &page.Next)
 	}
 	if err := s.newestFirst(ctx, floor, upper, limit, stmt, read); err != nil {
 		return nil, err
 	}
 	return page, nil
+}
+
+// readFlow reads one row of flowSelect.
+func (d *decoder) readFlow() (record.Flow, storeutil.Cursor) {
+	f := record.Flow{Probe: d.str()}
+	start, end := d.i64(), d.i64()
+	f.Start, f.End = storeutil.NSTime(start), storeutil.NSTime(end)
+	f.Transport = d.str()
+	f.Client = d.addrPort()
+	f.Server = d.addrPort()
+	f.App, f.Device = d.str(), d.str()
+	f.VLAN, f.TunnelID = d.u16(), d.u32()
+	f.Packets = [2]uint64{d.u64(), d.u64()}
+	f.Bytes = [2]uint64{d.u64(), d.u64()}
+	f.Retransmissions = [2]uint64{d.u64(), d.u64()}
+	f.RTT = time.Duration(d.i64())
+	f.State = d.str()
+	f.Ended = d.boolean()
+	return f, storeutil.Cursor{TS: start, ID: d.u64(), Idx: d.u32()}
+}
+
+// readPage reads the answer of one newestFirst query, limit+1 rows at
+// most, into rows (the first limit) and next (the cursor after them, ""
+// when the answer had no more), and returns how many rows it had.
+func readPage[T any](d *decoder, limit int, codec storeutil.CursorCodec, readRow func(*decoder) (T, storeutil.Cursor),
+	rows *[]T, next *string) (int, error) {
+	*rows, *next = (*rows)[:0], ""
+	n := 0
+	var last storeutil.Cursor
+	for !d.done() {
+		r, c := readRow(d)
+		if n++; n <= limit {
+			*rows = append(*rows, r)
+			last = c
+		}
+	}
+	if n > limit {
+		*next = codec.Encode(last)
+	}
+	return n, d.err
 }
 
 // addrPort reads c_fam, c_addr, c_port (or the server's).
@@ -479,46 +419,20 @@ var groupCols = map[string]groupCol{
 	store.ColDevice:    {cols: []string{"device"}},
 }
 
-var groupOrders = map[string]string{
-	store.OrderBytes:   "bytes",
-	store.OrderPackets: "packets",
-	store.OrderFlows:   "flows",
-}
-
 // FlowGroups aggregates flow records by the GroupBy columns and returns
 // the top groups by OrderBy (descending; ties by key). With ColHost a
 // flow counts for its client and for its server (once when both are the
 // same address).
 func (s *Store) FlowGroups(ctx context.Context, q store.GroupQuery) ([]store.Group, error) {
-	limit, err := limitOf(q.Limit)
+	limit, orderCol, err := storeutil.CheckGroups(&q)
 	if err != nil {
 		return nil, err
 	}
-	if len(q.GroupBy) == 0 {
-		return nil, badQuery("group by: no column")
-	}
-	order := q.OrderBy
-	if order == "" {
-		order = store.OrderBytes
-	}
-	orderCol, ok := groupOrders[order]
-	if !ok {
-		return nil, badQuery("order by %q: not one of bytes, packets, flows", order)
-	}
 	var keys []string
 	host := false
-	seen := map[string]bool{}
 	for _, g := range q.GroupBy {
-		gc, ok := groupCols[g]
-		if !ok {
-			return nil, badQuery("group by %q: not one of probe, client, server, host, port, app, transport, device", g)
-		}
-		if seen[g] {
-			return nil, badQuery("group by %q: listed twice", g)
-		}
-		seen[g] = true
 		host = host || g == store.ColHost
-		keys = append(keys, gc.cols...)
+		keys = append(keys, groupCols[g].cols...)
 	}
 	var w where
 	from, to, _, err := s.flowWhere(ctx, &w, &q.FlowFilter)
@@ -595,12 +509,12 @@ const txSelect = `probe, ts, proto, transport, c_fam, c_addr, c_port, s_fam, s_a
 	flags, field_keys, field_values, nil_lists, wid, idx`
 
 // readTx reads one row of txSelect.
-func (d *decoder) readTx() (record.Transaction, cursor) {
+func (d *decoder) readTx() (record.Transaction, storeutil.Cursor) {
 	t := record.Transaction{Probe: d.str()}
 	ts := d.i64()
 	t.Proto, t.Transport = d.str(), d.str()
 	t.Client, t.Server = d.addrPort(), d.addrPort()
-	t.RequestTime, t.ResponseTime = nsTime(d.i64()), nsTime(d.i64())
+	t.RequestTime, t.ResponseTime = storeutil.NSTime(d.i64()), storeutil.NSTime(d.i64())
 	t.Latency = time.Duration(d.i64())
 	t.RequestBytes, t.ResponseBytes = d.i64(), d.i64()
 	t.Op, t.Target, t.Status, t.Outcome = d.str(), d.str(), d.str(), d.str()
@@ -621,28 +535,18 @@ func (d *decoder) readTx() (record.Transaction, cursor) {
 			}
 		}
 	}
-	return t, cursor{ts: ts, wid: d.u64(), idx: d.u32()}
+	return t, storeutil.Cursor{TS: ts, ID: d.u64(), Idx: d.u32()}
 }
 
 // Transactions searches transactions, newest first (by request time,
 // else response time), a page at a time. Target is a case-sensitive
 // substring; Fields must all match (key and exact value).
 func (s *Store) Transactions(ctx context.Context, q store.TxQuery) (*store.TxPage, error) {
-	limit, err := limitOf(q.Limit)
+	limit, cur, hasCur, err := storeutil.CheckTx(&q, txCursors)
 	if err != nil {
 		return nil, err
 	}
-	cur, hasCur, err := decodeCursor(q.Cursor, cursorTx)
-	if err != nil {
-		return nil, err
-	}
-	if q.MinLatency < 0 {
-		return nil, badQuery("min latency %v is negative", q.MinLatency)
-	}
-	if len(q.Fields) > maxListParams {
-		return nil, badQuery("%d fields (at most %d)", len(q.Fields), maxListParams)
-	}
-	from, to, err := rangeNS(q.TimeRange)
+	from, to, err := storeutil.Range(q.TimeRange)
 	if err != nil {
 		return nil, err
 	}
@@ -673,35 +577,17 @@ func (s *Store) Transactions(ctx context.Context, q store.TxQuery) (*store.TxPag
 	if q.Flag != "" {
 		w.add("has(flags, " + lit(q.Flag) + ")")
 	}
-	fieldKeys := make([]string, 0, len(q.Fields))
-	for k := range q.Fields {
-		fieldKeys = append(fieldKeys, k)
-	}
-	slices.Sort(fieldKeys)
-	for _, k := range fieldKeys {
+	for _, k := range slices.Sorted(maps.Keys(q.Fields)) {
 		w.add("arrayExists((k, v) -> k = " + lit(k) + " AND v = " + lit(q.Fields[k]) + ", field_keys, field_values)")
 	}
 	upper := to - 1
 	if hasCur {
 		w.after("ts", cur)
-		upper = min(upper, cur.ts)
+		upper = min(upper, cur.TS)
 	}
 	page := &store.TxPage{}
 	err = s.newestFirst(ctx, from, upper, limit, s.txStmt(&w, from, to, limit+1), func(d *decoder) (int, error) {
-		page.Transactions, page.Next = page.Transactions[:0], ""
-		n := 0
-		var last cursor
-		for !d.done() {
-			t, c := d.readTx()
-			if n++; n <= limit {
-				page.Transactions = append(page.Transactions, t)
-				last = c
-			}
-		}
-		if n > limit {
-			page.Next = last.encode(cursorTx)
-		}
-		return n, d.err
+		return readPage(d, limit, txCursors, (*decoder).readTx, &page.Transactions, &page.Next)
 	})
 	if err != nil {
 		return nil, err
@@ -734,18 +620,10 @@ func txTime(w *where, from, to int64) {
 // direction over the records overlapping [From, To), Start/End spanning
 // them; ordered by probe, device, direction.
 func (s *Store) Traffic(ctx context.Context, q store.TrafficQuery) ([]record.Traffic, error) {
-	from, to, err := rangeNS(q.TimeRange)
+	w, err := s.overlapOf(ctx, q.TimeRange, q.Probes)
 	if err != nil {
 		return nil, err
 	}
-	var w where
-	if _, err := s.overlap(ctx, &w, from, to, false); err != nil {
-		return nil, err
-	}
-	if err := w.in("probe", q.Probes, "probes"); err != nil {
-		return nil, err
-	}
-	s.visible(&w, "end_ns", from, to)
 	d, err := s.query(ctx, `SELECT probe, device, direction, min(start_ns), max(end_ns), `+
 		satSum("packets")+`, `+satSum("bytes")+` FROM traffic`+w.sql()+
 		` GROUP BY probe, device, direction ORDER BY probe, device, direction`)
@@ -755,7 +633,7 @@ func (s *Store) Traffic(ctx context.Context, q store.TrafficQuery) ([]record.Tra
 	var out []record.Traffic
 	for !d.done() {
 		t := record.Traffic{Probe: d.str(), Device: d.str(), Direction: d.str(),
-			Start: nsTime(d.i64()), End: nsTime(d.i64()), Packets: d.u64(), Bytes: d.u64()}
+			Start: storeutil.NSTime(d.i64()), End: storeutil.NSTime(d.i64()), Packets: d.u64(), Bytes: d.u64()}
 		out = append(out, t)
 	}
 	if d.err != nil {
@@ -767,7 +645,7 @@ func (s *Store) Traffic(ctx context.Context, q store.TrafficQuery) ([]record.Tra
 // Extent is the span of the stored summary windows.
 func (s *Store) Extent(ctx context.Context) (store.TimeRange, error) {
 	var w where
-	w.add("start_ns > " + i64(noTime))
+	w.add("start_ns > " + i64(storeutil.NoTime))
 	s.visible(&w, "end_ns", math.MinInt64, math.MaxInt64)
 	d, err := s.query(ctx, `SELECT count(), min(start_ns), max(end_ns) FROM windows`+w.sql())
 	if err != nil {
@@ -777,7 +655,7 @@ func (s *Store) Extent(ctx context.Context) (store.TimeRange, error) {
 	if d.err != nil || n == 0 {
 		return store.TimeRange{}, d.err
 	}
-	return store.TimeRange{From: nsTime(lo), To: nsTime(hi)}, nil
+	return store.TimeRange{From: storeutil.NSTime(lo), To: storeutil.NSTime(hi)}, nil
 }
 
 // Edges returns the map's edges over [From, To): records with the same
@@ -787,25 +665,20 @@ func (s *Store) Extent(ctx context.Context) (store.TimeRange, error) {
 // bytes (ties by key). Probe is set when a single probe reported the
 // edge, "" otherwise.
 func (s *Store) Edges(ctx context.Context, q store.EdgeQuery) ([]record.Edge, error) {
-	limit, err := limitOf(q.Limit)
+	limit, err := storeutil.Limit(q.Limit)
 	if err != nil {
 		return nil, err
 	}
-	from, to, err := rangeNS(q.TimeRange)
-	if err != nil {
+	if err := storeutil.CheckList(len(q.Apps), "apps"); err != nil {
 		return nil, err
 	}
-	var w where
-	if err := w.in("probe", q.Probes, "probes"); err != nil {
+	w, err := s.overlapOf(ctx, q.TimeRange, q.Probes)
+	if err != nil {
 		return nil, err
 	}
 	if err := w.in("app", q.Apps, "apps"); err != nil {
 		return nil, err
 	}
-	if _, err := s.overlap(ctx, &w, from, to, false); err != nil {
-		return nil, err
-	}
-	s.visible(&w, "end_ns", from, to)
 	const keys = `c_fam, c_addr, s_fam, s_addr, transport, app, port`
 	d, err := s.query(ctx, `SELECT `+keys+`, if(min(probe) = max(probe), min(probe), ''),
 		min(lo), max(hi), max(f), max(p), max(b) AS mb, max(r), max(e), max(ls), max(lc), max(lm)
@@ -824,7 +697,7 @@ func (s *Store) Edges(ctx context.Context, q store.EdgeQuery) ([]record.Edge, er
 		e.Client, e.Server = d.addr(), d.addr()
 		e.Transport, e.App, e.Port = d.str(), d.str(), d.u16()
 		e.Probe = d.str()
-		e.Start, e.End = nsTime(d.i64()), nsTime(d.i64())
+		e.Start, e.End = storeutil.NSTime(d.i64()), storeutil.NSTime(d.i64())
 		e.Flows, e.Packets, e.Bytes, e.Requests, e.Errors = d.u64(), d.u64(), d.u64(), d.u64(), d.u64()
 		e.LatencySum, e.LatencyCount, e.LatencyMax = time.Duration(d.i64()), d.u64(), time.Duration(d.i64())
 		out = append(out, e)

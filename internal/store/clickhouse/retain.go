@@ -9,11 +9,8 @@ import (
 	"time"
 
 	"github.com/wirewatch/wirewatch/internal/store"
+	"github.com/wirewatch/wirewatch/internal/store/storeutil"
 )
-
-// sizeTarget is the fraction of MaxBytes that a size-driven cut goes down
-// to, so that the next batches do not trigger another cut at once.
-const sizeTarget = 0.9
 
 // Retain moves the retention cutoff to now − MaxAge (or further when the
 // data takes more than MaxBytes: whole days, oldest first), which hides
@@ -32,9 +29,9 @@ func (s *Store) Retain(ctx context.Context, now time.Time) (st store.RetainStats
 		}
 		s.smu.Unlock()
 	}()
-	cut, ok := timeNS(now.Add(-s.cfg.Retention.MaxAge))
-	if !ok || now.IsZero() {
-		return st, fmt.Errorf("clickhouse: retention time %v out of range", now)
+	cut, err := storeutil.RetentionCutoff(now, s.cfg.Retention.MaxAge)
+	if err != nil {
+		return st, fmt.Errorf("clickhouse: %w", err)
 	}
 	stored, err := s.readCutoff(ctx)
 	if err != nil {
@@ -46,13 +43,13 @@ func (s *Store) Retain(ctx context.Context, now time.Time) (st store.RetainStats
 		return st, err
 	}
 	if used := parts.total; used > s.cfg.Retention.MaxBytes {
-		sizeCut, ok := parts.sizeCut(int64(float64(s.cfg.Retention.MaxBytes) * sizeTarget))
+		sizeCut, ok := parts.sizeCut(storeutil.SizeTarget(s.cfg.Retention.MaxBytes))
 		if !ok {
 			s.log.Warn("retention by size: the newest day alone is over max_bytes; it is kept whole",
 				"used_bytes", used, "max_bytes", s.cfg.Retention.MaxBytes)
 		}
 		if sizeCut > cut {
-			s.log.Info("retention by size", "used_bytes", used, "cut", nsTime(sizeCut))
+			s.log.Info("retention by size", "used_bytes", used, "cut", storeutil.NSTime(sizeCut))
 			cut = sizeCut
 		}
 	}
@@ -152,7 +149,7 @@ func (s *Store) oldest(ctx context.Context) (time.Time, error) {
 	var out int64 = math.MaxInt64
 	for _, t := range dataTables {
 		var w where
-		w.add(t.start + " > " + i64(noTime))
+		w.add(t.start + " > " + i64(storeutil.NoTime))
 		s.visible(&w, t.end, math.MinInt64, math.MaxInt64)
 		d, err := s.query(ctx, "SELECT count(), min("+t.start+") FROM "+t.name+w.sql())
 		if err != nil {
@@ -169,7 +166,7 @@ func (s *Store) oldest(ctx context.Context) (time.Time, error) {
 	if out == math.MaxInt64 {
 		return time.Time{}, nil
 	}
-	return nsTime(out), nil
+	return storeutil.NSTime(out), nil
 }
 
 type partition struct {

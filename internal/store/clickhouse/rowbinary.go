@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
 )
 
 // RowBinary is ClickHouse's binary row format: fixed-width integers little
@@ -28,6 +29,20 @@ func (e *encoder) bytes(s []byte) {
 	e.b = append(e.b, s...)
 }
 func (e *encoder) fixed16(a [16]byte) { e.b = append(e.b, a[:]...) }
+
+// addr writes the <x>_fam and <x>_addr columns of an address.
+func (e *encoder) addr(a netip.Addr) {
+	fam, b := splitAddr(a)
+	e.u8(fam)
+	e.fixed16(b)
+}
+
+// addrPort writes <x>_fam, <x>_addr and <x>_port.
+func (e *encoder) addrPort(ap netip.AddrPort) {
+	e.addr(ap.Addr())
+	e.u16(ap.Port())
+}
+
 func (e *encoder) boolean(v bool) {
 	if v {
 		e.u8(1)

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/wirewatch/wirewatch/internal/store"
+	"github.com/wirewatch/wirewatch/internal/store/storeutil"
 )
 
 // The HTTP interface of ClickHouse 18.16 has no bound parameters, so the
@@ -96,8 +96,8 @@ func prefixCond(x string, p netip.Prefix, what string) (string, error) {
 	if p == (netip.Prefix{}) {
 		return "", nil
 	}
-	if !p.IsValid() {
-		return "", badQuery("%s prefix %q is not valid", what, p.String())
+	if err := storeutil.CheckPrefix(p, what); err != nil {
+		return "", err
 	}
 	p = p.Masked()
 	fam, lo := splitAddr(p.Addr())
@@ -110,10 +110,6 @@ func prefixCond(x string, p netip.Prefix, what string) (string, error) {
 		hi[i/8] |= 0x80 >> (i % 8)
 	}
 	return fmt.Sprintf("(%s_fam = %d AND %s_addr >= %s AND %s_addr <= %s)", x, fam, x, addr16(lo), x, addr16(hi)), nil
-}
-
-func badQuery(format string, a ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{store.ErrBadQuery}, a...)...)
 }
 
 // maxU64 is the saturated value of a sum; sums are computed as

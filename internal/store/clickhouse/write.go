@@ -1,11 +1,8 @@
 package clickhouse
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/gob"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -15,14 +12,7 @@ import (
 
 	"github.com/wirewatch/wirewatch/internal/record"
 	"github.com/wirewatch/wirewatch/internal/store"
-)
-
-// noTime stands for the zero time.Time in every time column.
-const noTime = math.MinInt64
-
-var (
-	minTime = time.Unix(0, math.MinInt64+1)
-	maxTime = time.Unix(0, math.MaxInt64)
+	"github.com/wirewatch/wirewatch/internal/store/storeutil"
 )
 
 // Column lists of the inserts, in the order the encoders write them.
@@ -43,105 +33,52 @@ const (
 	maxGroup = 64
 )
 
-type writeReq struct {
-	ctx   context.Context
-	b     *record.Batch
-	nowNS int64
-	done  chan writeRes // buffered: the writer never blocks on it
-}
-
-type writeRes struct {
-	dup    bool
-	counts [tableCount]int
-	err    error
-}
-
 // writer inserts the batches of the probes given to it, in order. A
 // probe's batches always go to the same writer, so the duplicate check
 // and the insert of one probe's batches never race within a replica.
 type writer struct {
-	s    *Store
-	reqs chan *writeReq
-	exit chan struct{}
+	s *Store
+	q *storeutil.Queue
 }
 
 func newWriter(s *Store) *writer {
-	return &writer{s: s, reqs: make(chan *writeReq, queueLen), exit: make(chan struct{})}
+	return &writer{s: s, q: storeutil.NewQueue("clickhouse", ErrClosed, queueLen)}
 }
 
-// run serves the queue until stop, then fails what is left in it.
+// run serves the queue until stop.
 func (w *writer) run(stop <-chan struct{}) {
-	defer close(w.exit)
-	for {
-		var first *writeReq
-		select {
-		case <-stop:
-			for {
-				select {
-				case r := <-w.reqs:
-					r.done <- writeRes{err: ErrClosed}
-				default:
-					return
-				}
-			}
-		case first = <-w.reqs:
-		}
-		group := []*writeReq{first}
-		rows := first.b.Records()
-	fill:
-		for rows < w.s.cfg.GroupRecords && len(group) < maxGroup {
-			select {
-			case r := <-w.reqs:
-				group = append(group, r)
-				rows += r.b.Records()
-			default:
-				break fill
-			}
-		}
-		w.writeGroup(group)
-	}
+	w.q.Run(stop, w.s.cfg.GroupRecords, maxGroup, w.writeGroup)
 }
 
 // writeGroup stores the group with one insert per table and one commit
 // insert; an error fails every batch of the group (none is committed).
-func (w *writer) writeGroup(group []*writeReq) {
-	live := group[:0:0]
-	for _, r := range group {
-		if err := r.ctx.Err(); err != nil {
-			r.done <- writeRes{err: err}
-			continue
-		}
-		live = append(live, r)
-	}
-	if len(live) == 0 {
-		return
-	}
+func (w *writer) writeGroup(group []*storeutil.Request) []storeutil.Result {
 	s := w.s
 	// One caller giving up must not abort the others' write.
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
 	defer cancel()
-	res := make([]writeRes, len(live))
-	err := w.writeTx(ctx, live, res)
-	s.smu.Lock()
-	for i, r := range live {
-		x := res[i]
-		if err != nil {
-			x = writeRes{err: err}
+	res := make([]storeutil.Result, len(group))
+	if err := w.writeTx(ctx, group, res); err != nil {
+		for i := range res {
+			res[i] = storeutil.Result{Err: err}
 		}
+	}
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	for _, x := range res {
 		switch {
-		case x.err != nil:
+		case x.Err != nil:
 			s.stats.WriteErrors++
-		case x.dup:
+		case x.Dup:
 			s.stats.Duplicates++
 		default:
 			s.stats.Batches++
 			for j, t := range dataTables {
-				s.stats.Rows[t.name] += uint64(x.counts[j])
+				s.stats.Rows[t.name] += uint64(x.Counts[j])
 			}
 		}
-		r.done <- x
 	}
-	s.smu.Unlock()
+	return res
 }
 
 // spoolKey is a (probe, spool ID) pair.
@@ -149,7 +86,7 @@ type spoolKey struct{ probe, spool string }
 
 // writeTx checks the group's batches against the stored sequences, then
 // inserts the new ones' rows and commits them.
-func (w *writer) writeTx(ctx context.Context, reqs []*writeReq, res []writeRes) error {
+func (w *writer) writeTx(ctx context.Context, reqs []*storeutil.Request, res []storeutil.Result) error {
 	last, err := w.s.lastSeqs(ctx, reqs)
 	if err != nil {
 		return err
@@ -159,16 +96,16 @@ func (w *writer) writeTx(ctx context.Context, reqs []*writeReq, res []writeRes) 
 
 // storeGroup stores the batches of reqs that are new against last (the
 // stored last Seq of each spool, updated as the group goes).
-func (w *writer) storeGroup(ctx context.Context, reqs []*writeReq, res []writeRes, last map[spoolKey]uint64) error {
+func (w *writer) storeGroup(ctx context.Context, reqs []*storeutil.Request, res []storeutil.Result, last map[spoolKey]uint64) error {
 	s := w.s
 	var enc [tableCount]encoder
 	var commit encoder
 	stored := 0
 	for i, r := range reqs {
-		b := r.b
+		b := r.Batch
 		k := spoolKey{b.Probe.ID, b.SpoolID}
 		if seq, ok := last[k]; ok && b.Seq <= seq {
-			res[i].dup = true
+			res[i].Dup = true
 			continue
 		}
 		last[k] = b.Seq
@@ -178,17 +115,17 @@ func (w *writer) storeGroup(ctx context.Context, reqs []*writeReq, res []writeRe
 			return err
 		}
 		if b.Records() == 0 {
-			lo, hi = r.nowNS, r.nowNS
+			lo, hi = r.NowNS, r.NowNS
 		}
-		res[i].counts = counts
-		info, err := gobBytes(b.Probe)
+		res[i].Counts = counts[:]
+		info, err := storeutil.EncodeGob(b.Probe)
 		if err != nil {
 			return err
 		}
 		own, centerKeys, centerValues := splitLoss(b.Loss)
 		var ownLoss []byte
 		if own != nil {
-			if ownLoss, err = gobBytes(own); err != nil {
+			if ownLoss, err = storeutil.EncodeGob(own); err != nil {
 				return err
 			}
 		}
@@ -197,8 +134,8 @@ func (w *writer) storeGroup(ctx context.Context, reqs []*writeReq, res []writeRe
 		c.str(b.SpoolID)
 		c.u64(b.Seq)
 		c.u64(wid)
-		c.i64(r.nowNS)
-		c.i64(s.nextOrd(r.nowNS))
+		c.i64(r.NowNS)
+		c.i64(s.nextOrd(r.NowNS))
 		c.u64(uint64(b.Records()))
 		c.i64(lo)
 		c.i64(hi)
@@ -253,11 +190,11 @@ func splitLoss(loss map[string]uint64) (own map[string]uint64, centerKeys []stri
 }
 
 // lastSeqs reads the stored last Seq of every (probe, spool) in the group.
-func (s *Store) lastSeqs(ctx context.Context, reqs []*writeReq) (map[spoolKey]uint64, error) {
+func (s *Store) lastSeqs(ctx context.Context, reqs []*storeutil.Request) (map[spoolKey]uint64, error) {
 	seen := map[spoolKey]bool{}
 	var conds []string
 	for _, r := range reqs {
-		k := spoolKey{r.b.Probe.ID, r.b.SpoolID}
+		k := spoolKey{r.Batch.Probe.ID, r.Batch.SpoolID}
 		if !seen[k] {
 			seen[k] = true
 			conds = append(conds, "(probe = "+lit(k.probe)+" AND spool_id = "+lit(k.spool)+")")
@@ -282,17 +219,11 @@ func (s *Store) lastSeqs(ctx context.Context, reqs []*writeReq) (map[spoolKey]ui
 // Write stores a batch: a duplicate (a batch of the same probe and spool
 // with a Seq at least this one's was committed) stores nothing.
 func (s *Store) Write(ctx context.Context, b *record.Batch, now time.Time) (duplicate bool, err error) {
-	if b == nil {
-		return false, fmt.Errorf("clickhouse: %w: nil batch", ErrBadBatch)
+	nowNS, err := storeutil.CheckWrite(b, now)
+	if err != nil {
+		return false, fmt.Errorf("clickhouse: %w", err)
 	}
-	if b.Probe.ID == "" {
-		return false, fmt.Errorf("clickhouse: %w: batch %d has no probe ID", ErrBadBatch, b.Seq)
-	}
-	nowNS, ok := timeNS(now)
-	if !ok || now.IsZero() {
-		return false, fmt.Errorf("clickhouse: write time %v out of range", now)
-	}
-	if err := checkTimes(b); err != nil {
+	if err := storeutil.CheckTimes(b); err != nil {
 		s.smu.Lock()
 		s.stats.WriteErrors++
 		s.smu.Unlock()
@@ -306,35 +237,7 @@ func (s *Store) Write(ctx context.Context, b *record.Batch, now time.Time) (dupl
 	}
 	h := fnv.New32a()
 	h.Write([]byte(b.Probe.ID))
-	w := s.writers[h.Sum32()%uint32(len(s.writers))]
-	r := &writeReq{ctx: ctx, b: b, nowNS: nowNS, done: make(chan writeRes, 1)}
-	select {
-	case w.reqs <- r:
-	case <-w.exit:
-		return false, ErrClosed
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
-	select {
-	case res := <-r.done:
-		if res.err != nil {
-			if errors.Is(res.err, ErrClosed) || errors.Is(res.err, context.Canceled) || errors.Is(res.err, context.DeadlineExceeded) {
-				return false, res.err
-			}
-			return false, fmt.Errorf("clickhouse: probe %q batch %d: %w", b.Probe.ID, b.Seq, res.err)
-		}
-		return res.dup, nil
-	case <-w.exit:
-		select {
-		case res := <-r.done:
-			return res.dup, res.err
-		default:
-			return false, ErrClosed
-		}
-	case <-ctx.Done():
-		// The batch may still be stored: a retry is then a duplicate.
-		return false, ctx.Err()
-	}
+	return s.writers[h.Sum32()%uint32(len(s.writers))].q.Submit(ctx, b, nowNS)
 }
 
 // LastSeq is the highest Seq committed for the probe's spool (0 if none).
@@ -371,7 +274,7 @@ func encodeBatch(enc *[tableCount]encoder, b *record.Batch, wid uint64) (lo, hi,
 	}
 	for i := range b.Windows {
 		r := &b.Windows[i]
-		ts, err := times("windows", i, r.Start, r.End)
+		ts, err := storeutil.RecordTimes("windows", i, r.Start, r.End)
 		if err != nil {
 			return lo, hi, longest, counts, err
 		}
@@ -388,7 +291,7 @@ func encodeBatch(enc *[tableCount]encoder, b *record.Batch, wid uint64) (lo, hi,
 	}
 	for i := range b.Flows {
 		r := &b.Flows[i]
-		ts, err := times("flows", i, r.Start, r.End)
+		ts, err := storeutil.RecordTimes("flows", i, r.Start, r.End)
 		if err != nil {
 			return lo, hi, longest, counts, err
 		}
@@ -398,14 +301,8 @@ func encodeBatch(enc *[tableCount]encoder, b *record.Batch, wid uint64) (lo, hi,
 		e.i64(ts[0])
 		e.i64(ts[1])
 		e.str(r.Transport)
-		cf, ca := splitAddr(r.Client.Addr())
-		sf, sa := splitAddr(r.Server.Addr())
-		e.u8(cf)
-		e.fixed16(ca)
-		e.u16(r.Client.Port())
-		e.u8(sf)
-		e.fixed16(sa)
-		e.u16(r.Server.Port())
+		e.addrPort(r.Client)
+		e.addrPort(r.Server)
 		e.str(r.App)
 		e.str(r.Device)
 		e.u16(r.VLAN)
@@ -424,7 +321,7 @@ func encodeBatch(enc *[tableCount]encoder, b *record.Batch, wid uint64) (lo, hi,
 	}
 	for i := range b.Transactions {
 		r := &b.Transactions[i]
-		ts, err := times("transactions", i, r.Time(), r.RequestTime, r.ResponseTime)
+		ts, err := storeutil.RecordTimes("transactions", i, r.Time(), r.RequestTime, r.ResponseTime)
 		if err != nil {
 			return lo, hi, longest, counts, err
 		}
@@ -434,14 +331,8 @@ func encodeBatch(enc *[tableCount]encoder, b *record.Batch, wid uint64) (lo, hi,
 		e.i64(ts[0])
 		e.str(r.Proto)
 		e.str(r.Transport)
-		cf, ca := splitAddr(r.Client.Addr())
-		sf, sa := splitAddr(r.Server.Addr())
-		e.u8(cf)
-		e.fixed16(ca)
-		e.u16(r.Client.Port())
-		e.u8(sf)
-		e.fixed16(sa)
-		e.u16(r.Server.Port())
+		e.addrPort(r.Client)
+		e.addrPort(r.Server)
 		e.i64(ts[1])
 		e.i64(ts[2])
 		e.i64(int64(r.Latency))
@@ -472,7 +363,7 @@ func encodeBatch(enc *[tableCount]encoder, b *record.Batch, wid uint64) (lo, hi,
 	}
 	for i := range b.Traffic {
 		r := &b.Traffic[i]
-		ts, err := times("traffic", i, r.Start, r.End)
+		ts, err := storeutil.RecordTimes("traffic", i, r.Start, r.End)
 		if err != nil {
 			return lo, hi, longest, counts, err
 		}
@@ -490,7 +381,7 @@ func encodeBatch(enc *[tableCount]encoder, b *record.Batch, wid uint64) (lo, hi,
 	}
 	for i := range b.Edges {
 		r := &b.Edges[i]
-		ts, err := times("edges", i, r.Start, r.End)
+		ts, err := storeutil.RecordTimes("edges", i, r.Start, r.End)
 		if err != nil {
 			return lo, hi, longest, counts, err
 		}
@@ -499,12 +390,8 @@ func encodeBatch(enc *[tableCount]encoder, b *record.Batch, wid uint64) (lo, hi,
 		e.str(r.Probe)
 		e.i64(ts[0])
 		e.i64(ts[1])
-		cf, ca := splitAddr(r.Client)
-		sf, sa := splitAddr(r.Server)
-		e.u8(cf)
-		e.fixed16(ca)
-		e.u8(sf)
-		e.fixed16(sa)
+		e.addr(r.Client)
+		e.addr(r.Server)
 		e.str(r.Transport)
 		e.str(r.App)
 		e.u16(r.Port)
@@ -528,78 +415,10 @@ func encodeBatch(enc *[tableCount]encoder, b *record.Batch, wid uint64) (lo, hi,
 // without a start (or with an overflowing span) removes the bound.
 func duration(start, end int64) int64 {
 	switch {
-	case end == noTime || end <= start:
+	case end == storeutil.NoTime || end <= start:
 		return 0
-	case start == noTime || end > 0 && start < end-math.MaxInt64:
+	case start == storeutil.NoTime || end > 0 && start < end-math.MaxInt64:
 		return math.MaxInt64
 	}
 	return end - start
-}
-
-// timeNS converts t to the column form; false when Int64 nanoseconds
-// cannot hold it (before 1678 or after 2262).
-func timeNS(t time.Time) (int64, bool) {
-	if t.IsZero() {
-		return noTime, true
-	}
-	if t.Before(minTime) || t.After(maxTime) {
-		return 0, false
-	}
-	return t.UnixNano(), true
-}
-
-func nsTime(ns int64) time.Time {
-	if ns == noTime {
-		return time.Time{}
-	}
-	return time.Unix(0, ns).UTC()
-}
-
-// times converts a record's times, naming the record when one is out of
-// range.
-func times(table string, i int, ts ...time.Time) ([3]int64, error) {
-	var out [3]int64
-	for j, t := range ts {
-		ns, ok := timeNS(t)
-		if !ok {
-			return out, fmt.Errorf("%w: %s[%d]: time %v out of range (1678..2262)", ErrBadBatch, table, i, t)
-		}
-		out[j] = ns
-	}
-	return out, nil
-}
-
-// checkTimes refuses a batch with a time that cannot be stored, naming
-// the record, before anything is queued.
-func checkTimes(b *record.Batch) error {
-	check := func(table string, n int, at func(int) (time.Time, time.Time)) error {
-		for i := range n {
-			t0, t1 := at(i)
-			if _, err := times(table, i, t0, t1); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return errors.Join(
-		check("windows", len(b.Windows), func(i int) (time.Time, time.Time) { return b.Windows[i].Start, b.Windows[i].End }),
-		check("flows", len(b.Flows), func(i int) (time.Time, time.Time) { return b.Flows[i].Start, b.Flows[i].End }),
-		check("transactions", len(b.Transactions), func(i int) (time.Time, time.Time) {
-			return b.Transactions[i].RequestTime, b.Transactions[i].ResponseTime
-		}),
-		check("traffic", len(b.Traffic), func(i int) (time.Time, time.Time) { return b.Traffic[i].Start, b.Traffic[i].End }),
-		check("edges", len(b.Edges), func(i int) (time.Time, time.Time) { return b.Edges[i].Start, b.Edges[i].End }),
-	)
-}
-
-func gobBytes(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(v); err != nil {
-		return nil, fmt.Errorf("encode %T: %w", v, err)
-	}
-	return buf.Bytes(), nil
-}
-
-func gobDecode(b []byte, v any) error {
-	return gob.NewDecoder(bytes.NewReader(b)).Decode(v)
 }

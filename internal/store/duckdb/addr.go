@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/wirewatch/wirewatch/internal/store"
+	"github.com/wirewatch/wirewatch/internal/store/storeutil"
 )
 
 // An address is stored in three columns: its family (0 for the zero
@@ -65,8 +65,8 @@ func prefixCond(w *where, col string, p netip.Prefix, what string) error {
 	if p == (netip.Prefix{}) {
 		return nil
 	}
-	if !p.IsValid() {
-		return fmt.Errorf("%w: %s prefix %q is not valid", store.ErrBadQuery, what, p.String())
+	if err := storeutil.CheckPrefix(p, what); err != nil {
+		return err
 	}
 	w.add(prefixSQL(col, p))
 	return nil

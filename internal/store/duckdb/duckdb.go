@@ -25,6 +25,7 @@ import (
 	duck "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/wirewatch/wirewatch/internal/store"
+	"github.com/wirewatch/wirewatch/internal/store/storeutil"
 )
 
 // FileName is the database file's name inside Config.Dir. DuckDB keeps its
@@ -82,15 +83,7 @@ func (c Config) withDefaults() Config {
 
 var memoryLimitRE = regexp.MustCompile(`^(?i)[0-9]+(\.[0-9]+)?\s*(b|bytes|kb|mb|gb|tb|kib|mib|gib|tib)$`)
 
-// Minimums that keep a mistyped value from deleting everything or
-// spinning: retention runs at most every second and keeps at least a
-// minute of data and a megabyte.
-const (
-	minMaxAge      = time.Minute
-	minMaxBytes    = 1 << 20
-	minRetainEvery = time.Second
-	maxThreads     = 1024
-)
+const maxThreads = 1024
 
 // Validate reports the first invalid field. Zero fields are valid (they
 // take the defaults).
@@ -98,14 +91,8 @@ func (c Config) Validate() error {
 	if c.Dir == "" {
 		return errors.New("duckdb: Dir is empty (the center's data directory)")
 	}
-	if c.Retention.MaxAge != 0 && c.Retention.MaxAge < minMaxAge {
-		return fmt.Errorf("duckdb: Retention.MaxAge %v is below %v", c.Retention.MaxAge, minMaxAge)
-	}
-	if c.Retention.MaxBytes != 0 && c.Retention.MaxBytes < minMaxBytes {
-		return fmt.Errorf("duckdb: Retention.MaxBytes %d is below %d", c.Retention.MaxBytes, minMaxBytes)
-	}
-	if c.RetainEvery != 0 && c.RetainEvery < minRetainEvery {
-		return fmt.Errorf("duckdb: RetainEvery %v is below %v", c.RetainEvery, minRetainEvery)
+	if err := storeutil.CheckRetention("duckdb", c.Retention.MaxAge, c.Retention.MaxBytes, c.RetainEvery); err != nil {
+		return err
 	}
 	if c.Threads < 0 || c.Threads > maxThreads {
 		return fmt.Errorf("duckdb: Threads %d out of range [0, %d]", c.Threads, maxThreads)
@@ -224,7 +211,12 @@ func Open(cfg Config, log *slog.Logger) (*Store, error) {
 	for _, w := range s.writers {
 		go w.run(s.stop)
 	}
-	go s.retainLoop()
+	go func() {
+		defer close(s.done)
+		storeutil.RetainLoop(s.stop, cfg.RetainEvery, log, ErrClosed, func(ctx context.Context) (store.RetainStats, error) {
+			return s.Retain(ctx, time.Now())
+		})
+	}()
 	log.Info("store opened", "path", path, "max_age", cfg.Retention.MaxAge, "max_bytes", cfg.Retention.MaxBytes)
 	return s, nil
 }
@@ -242,7 +234,7 @@ func (s *Store) Close() error {
 	close(s.stop)
 	<-s.done
 	for _, w := range s.writers {
-		<-w.exit
+		<-w.q.Exited()
 		w.mu.Lock() // a Retain call may still be running
 		defer w.mu.Unlock()
 	}
@@ -272,18 +264,7 @@ func (s *Store) Stats() store.Stats {
 	s.smu.Lock()
 	defer s.smu.Unlock()
 	s.stats.BytesOnDisk = disk
-	st := s.stats
-	st.Rows = copyCounts(s.stats.Rows)
-	st.RetainedRows = copyCounts(s.stats.RetainedRows)
-	return st
-}
-
-func copyCounts(m map[string]uint64) map[string]uint64 {
-	c := make(map[string]uint64, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
+	return storeutil.CopyStats(s.stats)
 }
 
 // diskBytes is what the database takes on disk: the file and its WAL.
@@ -298,46 +279,6 @@ func fileSize(p string) int64 {
 		return fi.Size()
 	}
 	return 0
-}
-
-func (s *Store) retainLoop() {
-	defer close(s.done)
-	t := time.NewTicker(s.cfg.RetainEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithCancel(context.Background())
-			go func() {
-				select {
-				case <-s.stop:
-					cancel()
-				case <-ctx.Done():
-				}
-			}()
-			st, err := s.Retain(ctx, time.Now())
-			cancel()
-			if err != nil {
-				if !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled) {
-					s.log.Warn("retention failed", "err", err)
-				}
-				continue
-			}
-			if n := sumCounts(st.RemovedRows); n > 0 {
-				s.log.Info("retention", "removed_rows", n, "oldest_kept", st.OldestKept, "bytes_on_disk", st.BytesOnDisk)
-			}
-		}
-	}
-}
-
-func sumCounts(m map[string]uint64) uint64 {
-	var n uint64
-	for _, v := range m {
-		n += v
-	}
-	return n
 }
 
 // rawConn runs f on the driver connection under c (for the appender API).

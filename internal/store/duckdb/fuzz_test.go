@@ -11,30 +11,6 @@ import (
 	"github.com/wirewatch/wirewatch/internal/store"
 )
 
-// FuzzCursor: a cursor comes from a client and is untrusted. Decoding
-// never panics; what decodes re-encodes to the same text.
-func FuzzCursor(f *testing.F) {
-	f.Add(cursor{ts: 1, id: 2}.encode(cursorFlows))
-	f.Add(cursor{ts: -1, id: 1 << 63}.encode(cursorTx))
-	f.Add("")
-	f.Add("AAAA")
-	f.Add("!!!!")
-	f.Fuzz(func(t *testing.T, s string) {
-		for _, kind := range []byte{cursorFlows, cursorTx} {
-			c, ok, err := decodeCursor(s, kind)
-			if err != nil {
-				if !errors.Is(err, store.ErrBadQuery) {
-					t.Fatalf("decodeCursor(%q): %v is not ErrBadQuery", s, err)
-				}
-				continue
-			}
-			if ok && c.encode(kind) != s {
-				t.Fatalf("decodeCursor(%q) = %+v, which encodes to %q", s, c, c.encode(kind))
-			}
-		}
-	})
-}
-
 // FuzzQueries sends hostile query strings (cursor, filters, field keys and
 // values) through the real store: the answer is rows or ErrBadQuery,
 // never a panic or another error, and the store keeps working.

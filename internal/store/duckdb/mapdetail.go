@@ -10,23 +10,19 @@ import (
 
 	"github.com/wirewatch/wirewatch/internal/record"
 	"github.com/wirewatch/wirewatch/internal/store"
+	"github.com/wirewatch/wirewatch/internal/store/storeutil"
 )
 
 // addrSetCond appends "the address in columns <col>_fam/_hi/_lo is one of
-// addrs" (nothing for an empty list).
-func addrSetCond(w *where, col string, addrs []netip.Addr, what string) error {
+// addrs" (nothing for an empty list); storeutil.CheckBreakdown checked
+// the addresses.
+func addrSetCond(w *where, col string, addrs []netip.Addr) {
 	if len(addrs) == 0 {
-		return nil
-	}
-	if len(addrs) > store.MaxBreakdownAddrs {
-		return badQuery("%d %s addresses (at most %d)", len(addrs), what, store.MaxBreakdownAddrs)
+		return
 	}
 	conds := make([]string, 0, len(addrs))
 	args := make([]any, 0, 3*len(addrs))
 	for _, a := range addrs {
-		if !a.IsValid() {
-			return badQuery("%s address is not valid", what)
-		}
 		// An IPv4 address also matches its IPv4-mapped IPv6 form (the
 		// map names both as one address).
 		forms := []netip.Addr{a}
@@ -40,7 +36,6 @@ func addrSetCond(w *where, col string, addrs []netip.Addr, what string) error {
 		}
 	}
 	w.add("("+strings.Join(conds, " OR ")+")", args)
-	return nil
 }
 
 // hasLatency is true for a transaction with both sides and a latency, the
@@ -51,18 +46,11 @@ const hasLatency = `(latency_ns >= 0 AND request_ns <> ` + noTimeSQL + ` AND res
 // protocol (count, errors, exact latency quantiles), per status, and the
 // newest ones.
 func (s *Store) TxBreakdown(ctx context.Context, q store.TxBreakdownQuery) (*store.TxBreakdown, error) {
-	statuses, err := limitOf(q.Statuses)
+	statuses, from, to, err := storeutil.CheckBreakdown(&q)
 	if err != nil {
 		return nil, err
-	}
-	if q.Recent < 0 || q.Recent > store.MaxLimit {
-		return nil, badQuery("recent %d out of range [0, %d]", q.Recent, store.MaxLimit)
 	}
 	var w where
-	from, to, err := rangeNS(q.TimeRange)
-	if err != nil {
-		return nil, err
-	}
 	w.add("ts < ?", []any{to})
 	if from != math.MinInt64 {
 		w.add("ts >= ?", []any{from})
@@ -70,12 +58,8 @@ func (s *Store) TxBreakdown(ctx context.Context, q store.TxBreakdownQuery) (*sto
 	if err := w.in("probe", q.Probes, "probes"); err != nil {
 		return nil, err
 	}
-	if err := addrSetCond(&w, "c", q.Clients, "client"); err != nil {
-		return nil, err
-	}
-	if err := addrSetCond(&w, "s", q.Servers, "server"); err != nil {
-		return nil, err
-	}
+	addrSetCond(&w, "c", q.Clients)
+	addrSetCond(&w, "s", q.Servers)
 	if q.Port != 0 {
 		w.add("s_port = ?", []any{q.Port})
 	}
@@ -175,7 +159,7 @@ func (s *Store) breakdownRecent(ctx context.Context, w *where, limit int, out *s
 		t := record.Transaction{
 			Probe: r.str(1), Proto: r.str(3), Transport: r.str(4),
 			Client: r.addrPort(5), Server: r.addrPort(9),
-			RequestTime: nsTime(r.i64(13)), ResponseTime: nsTime(r.i64(14)), Latency: time.Duration(r.i64(15)),
+			RequestTime: storeutil.NSTime(r.i64(13)), ResponseTime: storeutil.NSTime(r.i64(14)), Latency: time.Duration(r.i64(15)),
 			RequestBytes: r.i64(16), ResponseBytes: r.i64(17),
 			Op: r.str(18), Target: r.str(19), Status: r.str(20), Outcome: r.str(21),
 			Flags: r.strList(22), Fields: r.fields(23),
@@ -210,5 +194,5 @@ func (s *Store) Extent(ctx context.Context) (store.TimeRange, error) {
 	if lo == nil || hi == nil {
 		return store.TimeRange{}, nil
 	}
-	return store.TimeRange{From: nsTime(*lo), To: nsTime(*hi)}, nil
+	return store.TimeRange{From: storeutil.NSTime(*lo), To: storeutil.NSTime(*hi)}, nil
 }

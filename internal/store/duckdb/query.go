@@ -3,10 +3,8 @@ package duckdb
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
+	"maps"
 	"math"
 	"net/netip"
 	"slices"
@@ -16,15 +14,8 @@ import (
 
 	"github.com/wirewatch/wirewatch/internal/record"
 	"github.com/wirewatch/wirewatch/internal/store"
+	"github.com/wirewatch/wirewatch/internal/store/storeutil"
 )
-
-// maxListParams bounds the lists a query may carry (probes, apps,
-// fields), so that a hostile request cannot build an enormous statement.
-const maxListParams = 1000
-
-func badQuery(format string, a ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{store.ErrBadQuery}, a...)...)
-}
 
 // where collects the conditions of a statement and their arguments; every
 // value goes in as a parameter.
@@ -50,8 +41,8 @@ func (w *where) in(col string, vals []string, what string) error {
 	if len(vals) == 0 {
 		return nil
 	}
-	if len(vals) > maxListParams {
-		return badQuery("%d %s (at most %d)", len(vals), what, maxListParams)
+	if err := storeutil.CheckList(len(vals), what); err != nil {
+		return err
 	}
 	args := make([]any, len(vals))
 	for i, v := range vals {
@@ -72,43 +63,9 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-func limitOf(n int) (int, error) {
-	switch {
-	case n == 0:
-		return store.DefaultLimit, nil
-	case n < 0 || n > store.MaxLimit:
-		return 0, badQuery("limit %d out of range [1, %d]", n, store.MaxLimit)
-	}
-	return n, nil
-}
-
-// rangeNS turns [From, To) into nanoseconds: a zero From is the
-// beginning, a zero To is now.
-func rangeNS(tr store.TimeRange) (from, to int64, err error) {
-	from = math.MinInt64
-	if !tr.From.IsZero() {
-		var ok bool
-		if from, ok = timeNS(tr.From); !ok {
-			return 0, 0, badQuery("from %v out of range", tr.From)
-		}
-	}
-	toT := tr.To
-	if toT.IsZero() {
-		toT = time.Now()
-	}
-	to, ok := timeNS(toT)
-	if !ok {
-		return 0, 0, badQuery("to %v out of range", tr.To)
-	}
-	if from > to {
-		return 0, 0, badQuery("from %v is after to %v", tr.From, toT)
-	}
-	return from, to, nil
-}
-
 // overlap adds "the record's [start, end) overlaps [From, To)".
 func (w *where) overlap(tr store.TimeRange, inclusiveEnd bool) error {
-	from, to, err := rangeNS(tr)
+	from, to, err := storeutil.Range(tr)
 	if err != nil {
 		return err
 	}
@@ -128,7 +85,7 @@ func overlapOf(tr store.TimeRange, probes []string) (where, error) {
 
 // at adds "col is in [From, To)", for records with one time.
 func (w *where) at(col string, tr store.TimeRange) error {
-	from, to, err := rangeNS(tr)
+	from, to, err := storeutil.Range(tr)
 	if err != nil {
 		return err
 	}
@@ -150,54 +107,16 @@ func (w *where) overlapNS(from, to int64, inclusiveEnd bool) {
 	}
 }
 
-// Cursors are the last row's sort key (time, id), with the kind of query
-// and a checksum so that a damaged or foreign cursor is refused instead of
-// silently positioning somewhere. They are opaque, not secret.
-const (
-	cursorFlows = 'f'
-	cursorTx    = 't'
-	cursorLen   = 1 + 8 + 8 + 4
+// Page cursors: the last row's (time, id).
+var (
+	flowCursors = storeutil.CursorCodec{Kind: 'f'}
+	txCursors   = storeutil.CursorCodec{Kind: 't'}
 )
 
-type cursor struct {
-	ts int64
-	id uint64
-}
-
-func (c cursor) encode(kind byte) string {
-	var b [cursorLen]byte
-	b[0] = kind
-	binary.BigEndian.PutUint64(b[1:], uint64(c.ts))
-	binary.BigEndian.PutUint64(b[9:], c.id)
-	binary.BigEndian.PutUint32(b[17:], crc32.ChecksumIEEE(b[:17]))
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-func decodeCursor(s string, kind byte) (c cursor, ok bool, err error) {
-	if s == "" {
-		return c, false, nil
-	}
-	if len(s) > 2*cursorLen {
-		return c, false, badQuery("invalid cursor")
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) != cursorLen || b[0] != kind ||
-		binary.BigEndian.Uint32(b[17:]) != crc32.ChecksumIEEE(b[:17]) {
-		return c, false, badQuery("invalid cursor")
-	}
-	c = cursor{ts: int64(binary.BigEndian.Uint64(b[1:])), id: binary.BigEndian.Uint64(b[9:])}
-	if c.encode(kind) != s {
-		// The decoder skips newlines and tolerates stray bits: only the
-		// form we hand out is a cursor.
-		return cursor{}, false, badQuery("invalid cursor")
-	}
-	return c, true, nil
-}
-
-// after adds the keyset condition "(col, id) < (c.ts, c.id)" of a newest
+// after adds the keyset condition "(col, id) < (c.TS, c.ID)" of a newest
 // first ordering.
-func (w *where) after(col string, c cursor) {
-	w.add("("+col+" < ? OR ("+col+" = ? AND id < ?))", []any{c.ts, c.ts, c.id})
+func (w *where) after(col string, c storeutil.Cursor) {
+	w.add("("+col+" < ? OR ("+col+" = ? AND id < ?))", []any{c.TS, c.TS, c.ID})
 }
 
 func (s *Store) query(ctx context.Context, q string, args []any) (*sql.Rows, error) {
@@ -250,15 +169,15 @@ func (s *Store) Probes(ctx context.Context) ([]record.ProbeStatus, error) {
 		if err := rows.Scan(&info, &first, &last, &st.LastSeq, &st.Batches, &st.Records, &loss); err != nil {
 			return nil, fmt.Errorf("duckdb: %w", err)
 		}
-		if err := gobDecode(info, &st.Info); err != nil {
+		if err := storeutil.DecodeGob(info, &st.Info); err != nil {
 			return nil, fmt.Errorf("duckdb: corrupt probe info: %w", err)
 		}
 		if loss != nil {
-			if err := gobDecode(loss, &st.Loss); err != nil {
+			if err := storeutil.DecodeGob(loss, &st.Loss); err != nil {
 				return nil, fmt.Errorf("duckdb: corrupt probe loss: %w", err)
 			}
 		}
-		st.FirstSeen, st.LastReport = nsTime(first), nsTime(last)
+		st.FirstSeen, st.LastReport = storeutil.NSTime(first), storeutil.NSTime(last)
 		out = append(out, st)
 	}
 	return out, rows.Err()
@@ -266,7 +185,7 @@ func (s *Store) Probes(ctx context.Context) ([]record.ProbeStatus, error) {
 
 // Windows returns the windows overlapping [From, To), oldest first.
 func (s *Store) Windows(ctx context.Context, q store.WindowQuery) ([]record.Window, error) {
-	limit, err := limitOf(q.Limit)
+	limit, err := storeutil.Limit(q.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +200,7 @@ func (s *Store) Windows(ctx context.Context, q store.WindowQuery) ([]record.Wind
 	}
 	return collect(rows, 6, func(r *rowScanner) record.Window {
 		return record.Window{
-			Probe: r.str(0), Start: nsTime(r.i64(1)), End: nsTime(r.i64(2)),
+			Probe: r.str(0), Start: storeutil.NSTime(r.i64(1)), End: storeutil.NSTime(r.i64(2)),
 			Summary: r.bytes(3), Packets: r.u64(4), Bytes: r.u64(5),
 		}
 	})
@@ -296,7 +215,7 @@ func flowFilter(w *where, f *store.FlowFilter) error {
 // flowFilterPlan adds a FlowFilter's conditions and tells what the rollup
 // plan needs to know of it.
 func flowFilterPlan(w *where, f *store.FlowFilter) (storeFilter, error) {
-	from, to, err := rangeNS(f.TimeRange)
+	from, to, err := storeutil.Range(f.TimeRange)
 	if err != nil {
 		return storeFilter{}, err
 	}
@@ -318,8 +237,8 @@ func flowConds(w *where, f *store.FlowFilter, from, to int64) error {
 		w.add("s_port = ?", []any{f.Port})
 	}
 	if f.Host != (netip.Prefix{}) {
-		if !f.Host.IsValid() {
-			return badQuery("host prefix %q is not valid", f.Host.String())
+		if err := storeutil.CheckPrefix(f.Host, "host"); err != nil {
+			return err
 		}
 		c, ca := prefixSQL("c", f.Host)
 		sv, sa := prefixSQL("s", f.Host)
@@ -337,11 +256,7 @@ const flowCols = `id, probe, start_ns, end_ns, transport, c_fam, c_hi, c_lo, c_p
 // Flows returns flow records matching the filter, newest first (by
 // Start), a page at a time.
 func (s *Store) Flows(ctx context.Context, q store.FlowQuery) (*store.FlowPage, error) {
-	limit, err := limitOf(q.Limit)
-	if err != nil {
-		return nil, err
-	}
-	cur, hasCur, err := decodeCursor(q.Cursor, cursorFlows)
+	limit, cur, hasCur, err := storeutil.Page(q.Limit, q.Cursor, flowCursors)
 	if err != nil {
 		return nil, err
 	}
@@ -354,8 +269,8 @@ func (s *Store) Flows(ctx context.Context, q store.FlowQuery) (*store.FlowPage, 
 		return nil, err
 	}
 	got, err := collect(rows, 26, func(r *rowScanner) keyed[record.Flow] {
-		return keyed[record.Flow]{cursor{ts: r.i64(2), id: r.u64(0)}, record.Flow{
-			Probe: r.str(1), Start: nsTime(r.i64(2)), End: nsTime(r.i64(3)), Transport: r.str(4),
+		return keyed[record.Flow]{storeutil.Cursor{TS: r.i64(2), ID: r.u64(0)}, record.Flow{
+			Probe: r.str(1), Start: storeutil.NSTime(r.i64(2)), End: storeutil.NSTime(r.i64(3)), Transport: r.str(4),
 			Client: r.addrPort(5), Server: r.addrPort(9),
 			App: r.str(13), Device: r.str(14), VLAN: r.u16(15), TunnelID: r.u32(16),
 			Packets:         [2]uint64{r.u64(17), r.u64(18)},
@@ -368,7 +283,7 @@ func (s *Store) Flows(ctx context.Context, q store.FlowQuery) (*store.FlowPage, 
 		return nil, err
 	}
 	page := &store.FlowPage{}
-	page.Flows, page.Next = pageOf(got, limit, cursorFlows)
+	page.Flows, page.Next = pageOf(got, limit, flowCursors)
 	return page, nil
 }
 
@@ -390,12 +305,6 @@ var groupCols = map[string]groupCol{
 	store.ColDevice:    {cols: []string{"device"}},
 }
 
-var groupOrders = map[string]string{
-	store.OrderBytes:   "bytes",
-	store.OrderPackets: "packets",
-	store.OrderFlows:   "flows",
-}
-
 // saturate turns a HUGEINT sum into UBIGINT, holding at the maximum
 // instead of failing when hostile counters overflow 64 bits.
 func saturate(expr string) string {
@@ -407,35 +316,15 @@ func saturate(expr string) string {
 // flow counts for its client and for its server (once when both are the
 // same address).
 func (s *Store) FlowGroups(ctx context.Context, q store.GroupQuery) ([]store.Group, error) {
-	limit, err := limitOf(q.Limit)
+	limit, orderCol, err := storeutil.CheckGroups(&q)
 	if err != nil {
 		return nil, err
 	}
-	if len(q.GroupBy) == 0 {
-		return nil, badQuery("group by: no column")
-	}
-	order := q.OrderBy
-	if order == "" {
-		order = store.OrderBytes
-	}
-	orderCol, ok := groupOrders[order]
-	if !ok {
-		return nil, badQuery("order by %q: not one of bytes, packets, flows", order)
-	}
 	var keys []string
 	host := false
-	seen := map[string]bool{}
 	for _, g := range q.GroupBy {
-		gc, ok := groupCols[g]
-		if !ok {
-			return nil, badQuery("group by %q: not one of probe, client, server, host, port, app, transport, device", g)
-		}
-		if seen[g] {
-			return nil, badQuery("group by %q: listed twice", g)
-		}
-		seen[g] = true
 		host = host || g == store.ColHost
-		keys = append(keys, gc.cols...)
+		keys = append(keys, groupCols[g].cols...)
 	}
 	var w where
 	sf, err := flowFilterPlan(&w, &q.FlowFilter)
@@ -516,19 +405,9 @@ const txCols = `id, probe, ts, proto, transport, c_fam, c_hi, c_lo, c_port, s_fa
 // else response time), a page at a time. Target is a case-sensitive
 // substring; Fields must all match (key and exact value).
 func (s *Store) Transactions(ctx context.Context, q store.TxQuery) (*store.TxPage, error) {
-	limit, err := limitOf(q.Limit)
+	limit, cur, hasCur, err := storeutil.CheckTx(&q, txCursors)
 	if err != nil {
 		return nil, err
-	}
-	cur, hasCur, err := decodeCursor(q.Cursor, cursorTx)
-	if err != nil {
-		return nil, err
-	}
-	if q.MinLatency < 0 {
-		return nil, badQuery("min latency %v is negative", q.MinLatency)
-	}
-	if len(q.Fields) > maxListParams {
-		return nil, badQuery("%d fields (at most %d)", len(q.Fields), maxListParams)
 	}
 	var w where
 	if err := w.at("ts", q.TimeRange); err != nil {
@@ -559,12 +438,7 @@ func (s *Store) Transactions(ctx context.Context, q store.TxQuery) (*store.TxPag
 	if q.Flag != "" {
 		w.add("list_contains(flags, ?)", []any{encText(q.Flag)})
 	}
-	fieldKeys := make([]string, 0, len(q.Fields))
-	for k := range q.Fields {
-		fieldKeys = append(fieldKeys, k)
-	}
-	slices.Sort(fieldKeys)
-	for _, k := range fieldKeys {
+	for _, k := range slices.Sorted(maps.Keys(q.Fields)) {
 		w.add("list_contains(fields, {'k': ?::VARCHAR, 'v': ?::VARCHAR})", []any{encText(k), encText(q.Fields[k])})
 	}
 	rows, err := s.newestFirst(ctx, txCols, "transactions", "ts", &w, cur, hasCur, limit)
@@ -572,10 +446,10 @@ func (s *Store) Transactions(ctx context.Context, q store.TxQuery) (*store.TxPag
 		return nil, err
 	}
 	got, err := collect(rows, 24, func(r *rowScanner) keyed[record.Transaction] {
-		return keyed[record.Transaction]{cursor{ts: r.i64(2), id: r.u64(0)}, record.Transaction{
+		return keyed[record.Transaction]{storeutil.Cursor{TS: r.i64(2), ID: r.u64(0)}, record.Transaction{
 			Probe: r.str(1), Proto: r.str(3), Transport: r.str(4),
 			Client: r.addrPort(5), Server: r.addrPort(9),
-			RequestTime: nsTime(r.i64(13)), ResponseTime: nsTime(r.i64(14)), Latency: time.Duration(r.i64(15)),
+			RequestTime: storeutil.NSTime(r.i64(13)), ResponseTime: storeutil.NSTime(r.i64(14)), Latency: time.Duration(r.i64(15)),
 			RequestBytes: r.i64(16), ResponseBytes: r.i64(17),
 			Op: r.str(18), Target: r.str(19), Status: r.str(20), Outcome: r.str(21),
 			Flags: r.strList(22), Fields: r.fields(23),
@@ -585,7 +459,7 @@ func (s *Store) Transactions(ctx context.Context, q store.TxQuery) (*store.TxPag
 		return nil, err
 	}
 	page := &store.TxPage{}
-	page.Transactions, page.Next = pageOf(got, limit, cursorTx)
+	page.Transactions, page.Next = pageOf(got, limit, txCursors)
 	return page, nil
 }
 
@@ -606,7 +480,7 @@ func (s *Store) Traffic(ctx context.Context, q store.TrafficQuery) ([]record.Tra
 	return collect(rows, 7, func(r *rowScanner) record.Traffic {
 		return record.Traffic{
 			Probe: r.str(0), Device: r.str(1), Direction: r.str(2),
-			Start: nsTime(r.i64(3)), End: nsTime(r.i64(4)), Packets: r.u64(5), Bytes: r.u64(6),
+			Start: storeutil.NSTime(r.i64(3)), End: storeutil.NSTime(r.i64(4)), Packets: r.u64(5), Bytes: r.u64(6),
 		}
 	})
 }
@@ -619,7 +493,7 @@ func (s *Store) Traffic(ctx context.Context, q store.TrafficQuery) ([]record.Tra
 // when a single probe reported the edge, "" otherwise. LatencySum
 // saturates at the largest Duration.
 func (s *Store) Edges(ctx context.Context, q store.EdgeQuery) ([]record.Edge, error) {
-	limit, err := limitOf(q.Limit)
+	limit, err := storeutil.Limit(q.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -647,7 +521,7 @@ func (s *Store) Edges(ctx context.Context, q store.EdgeQuery) ([]record.Edge, er
 	return collect(rows, 20, func(r *rowScanner) record.Edge {
 		return record.Edge{
 			Client: r.addr(0), Server: r.addr(3), Transport: r.str(6), App: r.str(7), Port: r.u16(8), Probe: r.str(9),
-			Start: nsTime(r.i64(10)), End: nsTime(r.i64(11)),
+			Start: storeutil.NSTime(r.i64(10)), End: storeutil.NSTime(r.i64(11)),
 			Flows: r.u64(12), Packets: r.u64(13), Bytes: r.u64(14), Requests: r.u64(15), Errors: r.u64(16),
 			LatencySum: time.Duration(r.i64(17)), LatencyCount: r.u64(18), LatencyMax: time.Duration(r.i64(19)),
 		}
@@ -704,7 +578,7 @@ func collect[T any](rows *sql.Rows, cols int, conv func(*rowScanner) T) ([]T, er
 // newestFirst runs a keyset-paged query of cols over table: the rows
 // matching w after the cursor (when hasCur), newest first by (tsCol, id),
 // limit+1 of them so that pageOf can tell whether another page follows.
-func (s *Store) newestFirst(ctx context.Context, cols, table, tsCol string, w *where, cur cursor, hasCur bool, limit int) (*sql.Rows, error) {
+func (s *Store) newestFirst(ctx context.Context, cols, table, tsCol string, w *where, cur storeutil.Cursor, hasCur bool, limit int) (*sql.Rows, error) {
 	if hasCur {
 		w.after(tsCol, cur)
 	}
@@ -713,15 +587,15 @@ func (s *Store) newestFirst(ctx context.Context, cols, table, tsCol string, w *w
 
 // keyed is a row of a keyset-paged query with its sort key.
 type keyed[T any] struct {
-	key cursor
+	key storeutil.Cursor
 	v   T
 }
 
 // pageOf cuts the limit+1 rows a paged query asked for into a page and
 // the cursor of the next one ("" when this page is the last).
-func pageOf[T any](rows []keyed[T], limit int, kind byte) (page []T, next string) {
+func pageOf[T any](rows []keyed[T], limit int, codec storeutil.CursorCodec) (page []T, next string) {
 	if len(rows) > limit {
-		next = rows[limit-1].key.encode(kind)
+		next = codec.Encode(rows[limit-1].key)
 		rows = rows[:limit]
 	}
 	if len(rows) == 0 {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wirewatch/wirewatch/internal/store"
+	"github.com/wirewatch/wirewatch/internal/store/storeutil"
 )
 
 // noTimeSQL is noTime as SQL text (a constant, not user input).
@@ -21,10 +22,6 @@ var timeCols = []struct{ table, start, end string }{
 	{"traffic", "start_ns", "end_ns"},
 	{"edges", "start_ns", "end_ns"},
 }
-
-// sizeTarget is the fraction of MaxBytes that a size-driven pass deletes
-// down to, so that the next batches do not trigger another pass at once.
-const sizeTarget = 0.9
 
 // maxSizePasses bounds the delete-checkpoint-measure rounds of one Retain.
 const maxSizePasses = 12
@@ -55,9 +52,9 @@ func (s *Store) Retain(ctx context.Context, now time.Time) (st store.RetainStats
 		s.smu.Unlock()
 	}()
 
-	cutoff, ok := timeNS(now.Add(-s.cfg.Retention.MaxAge))
-	if !ok {
-		return st, fmt.Errorf("duckdb: retention time %v out of range", now)
+	cutoff, err := storeutil.RetentionCutoff(now, s.cfg.Retention.MaxAge)
+	if err != nil {
+		return st, fmt.Errorf("duckdb: %w", err)
 	}
 	removed, err := s.deleteBefore(ctx, cutoff, st.RemovedRows)
 	if err != nil {
@@ -92,19 +89,19 @@ func (s *Store) Retain(ctx context.Context, now time.Time) (st store.RetainStats
 		return st, err
 	}
 	if found {
-		st.OldestKept = nsTime(oldest)
+		st.OldestKept = storeutil.NSTime(oldest)
 	}
 	return st, nil
 }
 
 // shrink deletes the oldest data of every table until the data takes at
-// most sizeTarget × MaxBytes. Data is about uniform in time, so each pass
+// most storeutil.SizeTarget(MaxBytes). Data is about uniform in time, so each pass
 // cuts the share of the time span that is over the target. DuckDB frees
 // space by whole blocks (256 KiB) of row groups (122,880 rows): a pass
 // that freed nothing while the data is still over MaxBytes cuts twice as
 // much the next time; under MaxBytes it stops there.
 func (s *Store) shrink(ctx context.Context, used int64, removed map[string]uint64) error {
-	target := int64(float64(s.cfg.Retention.MaxBytes) * sizeTarget)
+	target := storeutil.SizeTarget(s.cfg.Retention.MaxBytes)
 	frac := 0.0
 	for pass := 0; used > target && pass < maxSizePasses; pass++ {
 		oldest, newest, found, err := s.span(ctx)
@@ -133,7 +130,7 @@ func (s *Store) shrink(ctx context.Context, used int64, removed map[string]uint6
 		if used, err = s.usedBytes(ctx); err != nil {
 			return err
 		}
-		s.log.Info("retention by size", "pass", pass, "cut", nsTime(cut), "removed_rows", n, "used_bytes", used)
+		s.log.Info("retention by size", "pass", pass, "cut", storeutil.NSTime(cut), "removed_rows", n, "used_bytes", used)
 		switch {
 		case used < prev:
 			frac = 0 // the estimate worked: start over from the new size

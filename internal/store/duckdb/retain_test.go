@@ -8,6 +8,7 @@ import (
 
 	"github.com/wirewatch/wirewatch/internal/record"
 	"github.com/wirewatch/wirewatch/internal/store"
+	"github.com/wirewatch/wirewatch/internal/store/storeutil"
 )
 
 // oneOfEach is a batch with one record of every table at time at.
@@ -64,7 +65,7 @@ func TestRetainAge(t *testing.T) {
 		}
 	}
 	// A second pass finds nothing more; the counters add up.
-	if st, err := s.Retain(ctx, now); err != nil || sumCounts(st.RemovedRows) != 0 {
+	if st, err := s.Retain(ctx, now); err != nil || storeutil.SumCounts(st.RemovedRows) != 0 {
 		t.Errorf("second pass: %+v, %v", st, err)
 	}
 	stats := s.Stats()

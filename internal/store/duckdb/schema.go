@@ -9,7 +9,7 @@ import (
 )
 
 // Column conventions (docs/store.md):
-//   - times are BIGINT nanoseconds since the Unix epoch; noTime
+//   - times are BIGINT nanoseconds since the Unix epoch; storeutil.NoTime
 //     (math.MinInt64) stands for the zero time.Time;
 //   - durations are BIGINT nanoseconds;
 //   - an address is <x>_fam UTINYINT (0 none, 4, 6), <x>_hi and <x>_lo

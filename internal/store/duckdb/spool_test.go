@@ -17,6 +17,7 @@ import (
 	"github.com/wirewatch/wirewatch/internal/center/graph"
 	"github.com/wirewatch/wirewatch/internal/record"
 	"github.com/wirewatch/wirewatch/internal/store"
+	"github.com/wirewatch/wirewatch/internal/store/storeutil"
 )
 
 func spoolBatch(probe, spool string, seq uint64) *record.Batch {
@@ -55,11 +56,11 @@ func TestMigrateV3(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := sql.OpenDB(conn)
-	info, err := gobBytes(record.ProbeInfo{ID: "p1", Hostname: "node-1"})
+	info, err := storeutil.EncodeGob(record.ProbeInfo{ID: "p1", Hostname: "node-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	loss, err := gobBytes(map[string]uint64{"export_refused_batches": 2})
+	loss, err := storeutil.EncodeGob(map[string]uint64{"export_refused_batches": 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,15 +139,15 @@ func TestMigrateV3OneTakeOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := s.writers[s.writerOf("p1")]
-	reqs := []*writeReq{
-		{ctx: context.Background(), b: spoolBatch("p1", "a", 6), nowNS: 1},
-		{ctx: context.Background(), b: spoolBatch("p1", "b", 1), nowNS: 1},
+	reqs := []*storeutil.Request{
+		{Ctx: context.Background(), Batch: spoolBatch("p1", "a", 6), NowNS: 1},
+		{Ctx: context.Background(), Batch: spoolBatch("p1", "b", 1), NowNS: 1},
 	}
-	res := make([]writeRes, len(reqs))
+	res := make([]storeutil.Result, len(reqs))
 	w.mu.Lock()
 	err := w.writeTx(reqs, res)
 	w.mu.Unlock()
-	if err != nil || res[0].dup || res[1].dup {
+	if err != nil || res[0].Dup || res[1].Dup {
 		t.Fatalf("group write: %v, %+v", err, res)
 	}
 	wantLastSeq(t, s, "p1", "a", 6)

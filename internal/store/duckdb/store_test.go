@@ -14,6 +14,7 @@ import (
 
 	"github.com/wirewatch/wirewatch/internal/record"
 	"github.com/wirewatch/wirewatch/internal/store"
+	"github.com/wirewatch/wirewatch/internal/store/storeutil"
 )
 
 // nasty holds strings that must come back byte for byte.
@@ -362,7 +363,7 @@ func TestBadQueries(t *testing.T) {
 	flipped := []byte(fp.Next)
 	flipped[5] ^= 1
 	badPrefix := netip.PrefixFrom(netip.MustParseAddr("10.0.0.0"), 33)
-	many := make([]string, maxListParams+1)
+	many := make([]string, storeutil.MaxListParams+1)
 	cases := []struct {
 		name, want string
 		run        func() error

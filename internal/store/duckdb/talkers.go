@@ -10,6 +10,7 @@ import (
 
 	"github.com/wirewatch/wirewatch/internal/record"
 	"github.com/wirewatch/wirewatch/internal/store"
+	"github.com/wirewatch/wirewatch/internal/store/storeutil"
 )
 
 // The talkers table is a rollup of the flows table for the top talkers
@@ -175,7 +176,7 @@ func (s *Store) mergeTalkers(ctx context.Context) error {
 	buckets = slices.Compact(buckets)
 	c := s.writers[0].conn
 	for len(buckets) > 0 {
-		n := min(len(buckets), maxListParams)
+		n := min(len(buckets), storeutil.MaxListParams)
 		chunk := buckets[:n]
 		buckets = buckets[n:]
 		args := make([]any, len(chunk))

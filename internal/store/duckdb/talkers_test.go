@@ -11,6 +11,7 @@ import (
 
 	"github.com/wirewatch/wirewatch/internal/record"
 	"github.com/wirewatch/wirewatch/internal/store"
+	"github.com/wirewatch/wirewatch/internal/store/storeutil"
 )
 
 func TestBuckets(t *testing.T) {
@@ -121,7 +122,7 @@ func TestTalkersRollup(t *testing.T) {
 	cut := now.Add(-s.cfg.Retention.MaxAge)
 	flows = slices.DeleteFunc(flows, func(f record.Flow) bool { return f.End.Before(cut) })
 	if got := s.talkersFrom.Load(); got != ceilBucket(cut.UnixNano()) {
-		t.Errorf("watermark %v, want %v", nsTime(got), nsTime(ceilBucket(cut.UnixNano())))
+		t.Errorf("watermark %v, want %v", storeutil.NSTime(got), storeutil.NSTime(ceilBucket(cut.UnixNano())))
 	}
 	check("retained")
 	write(2*time.Hour, 3*time.Hour, 200)

@@ -1,11 +1,9 @@
 package duckdb
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -20,14 +18,7 @@ import (
 
 	"github.com/wirewatch/wirewatch/internal/record"
 	"github.com/wirewatch/wirewatch/internal/store"
-)
-
-// noTime stands for the zero time.Time in every time column.
-const noTime = math.MinInt64
-
-var (
-	minTime = time.Unix(0, math.MinInt64+1)
-	maxTime = time.Unix(0, math.MaxInt64)
+	"github.com/wirewatch/wirewatch/internal/store/storeutil"
 )
 
 // tables that take appended rows, in the order a batch fills them.
@@ -53,24 +44,10 @@ const (
 	maxGroup   = 64
 )
 
-type writeReq struct {
-	ctx   context.Context
-	b     *record.Batch
-	nowNS int64
-	done  chan writeRes // buffered: the writer never blocks on it
-}
-
-type writeRes struct {
-	dup    bool
-	counts [tableCount]int
-	err    error
-}
-
 // writer owns one connection and its appenders.
 type writer struct {
-	s    *Store
-	reqs chan *writeReq
-	exit chan struct{} // closed when the goroutine has ended
+	s *Store
+	q *storeutil.Queue
 
 	// mu is held while a group is written; retention takes every
 	// writer's to have the database to itself.
@@ -91,7 +68,7 @@ func newWriter(ctx context.Context, s *Store) (*writer, error) {
 		return nil, err
 	}
 	w := &writer{s: s, conn: c, apps: map[string]*duck.Appender{},
-		reqs: make(chan *writeReq, queueLen), exit: make(chan struct{}),
+		q:       storeutil.NewQueue("duckdb", ErrClosed, queueLen),
 		talkers: map[talkerKey]talkerSum{}, pendingBuckets: map[int64]bool{}, touched: map[int64]bool{}}
 	if err := w.openAppenders(); err != nil {
 		w.close()
@@ -153,86 +130,48 @@ func (w *writer) close() error {
 	return errors.Join(errs...)
 }
 
-// run serves the queue until stop, then fails what is left in it.
+// run serves the queue until stop.
 func (w *writer) run(stop <-chan struct{}) {
-	defer close(w.exit)
-	for {
-		var first *writeReq
-		select {
-		case <-stop:
-			for {
-				select {
-				case r := <-w.reqs:
-					r.done <- writeRes{err: ErrClosed}
-				default:
-					return
-				}
-			}
-		case first = <-w.reqs:
-		}
-		group := []*writeReq{first}
-		rows := first.b.Records()
-	fill:
-		for rows < groupRows && len(group) < maxGroup {
-			select {
-			case r := <-w.reqs:
-				group = append(group, r)
-				rows += r.b.Records()
-			default:
-				break fill
-			}
-		}
+	w.q.Run(stop, groupRows, maxGroup, func(group []*storeutil.Request) []storeutil.Result {
 		w.mu.Lock()
-		w.writeGroup(group)
-		w.mu.Unlock()
-	}
+		defer w.mu.Unlock()
+		return w.writeGroup(group)
+	})
 }
 
 // writeGroup writes the group in one transaction; if that fails, each
 // batch alone, so that one batch's failure is its own.
-func (w *writer) writeGroup(group []*writeReq) {
-	live := group[:0:0]
-	for _, r := range group {
-		if err := r.ctx.Err(); err != nil {
-			r.done <- writeRes{err: err}
-			continue
-		}
-		live = append(live, r)
-	}
-	if len(live) == 0 {
-		return
-	}
-	res := make([]writeRes, len(live))
-	if err := w.writeTx(live, res); err != nil {
-		if len(live) == 1 {
-			res[0].err = err
+func (w *writer) writeGroup(group []*storeutil.Request) []storeutil.Result {
+	res := make([]storeutil.Result, len(group))
+	if err := w.writeTx(group, res); err != nil {
+		if len(group) == 1 {
+			res[0].Err = err
 		} else {
-			for i := range live {
-				res[i] = writeRes{}
-				if err := w.writeTx(live[i:i+1], res[i:i+1]); err != nil {
-					res[i].err = err
+			for i := range group {
+				res[i] = storeutil.Result{}
+				if err := w.writeTx(group[i:i+1], res[i:i+1]); err != nil {
+					res[i].Err = err
 				}
 			}
 		}
 	}
 	s := w.s
 	s.smu.Lock()
-	for i, r := range live {
-		x := res[i]
+	defer s.smu.Unlock()
+	for _, x := range res {
 		switch {
-		case x.err != nil:
+		case x.Err != nil:
 			s.stats.WriteErrors++
-		case x.dup:
+		case x.Dup:
 			s.stats.Duplicates++
 		default:
 			s.stats.Batches++
 			for j, t := range appendTables {
-				s.stats.Rows[t] += uint64(x.counts[j])
+				s.stats.Rows[t] += uint64(x.Counts[j])
 			}
 		}
-		r.done <- x
 	}
-	s.smu.Unlock()
+	return res
 }
 
 // probeState is a probe's status row as a transaction changes it. The
@@ -267,17 +206,11 @@ type spoolState struct {
 // Write stores a batch in one transaction, after checking its Seq against
 // the probe's last stored one in that same transaction.
 func (s *Store) Write(ctx context.Context, b *record.Batch, now time.Time) (duplicate bool, err error) {
-	if b == nil {
-		return false, fmt.Errorf("duckdb: %w: nil batch", ErrBadBatch)
+	nowNS, err := storeutil.CheckWrite(b, now)
+	if err != nil {
+		return false, fmt.Errorf("duckdb: %w", err)
 	}
-	if b.Probe.ID == "" {
-		return false, fmt.Errorf("duckdb: %w: batch %d has no probe ID", ErrBadBatch, b.Seq)
-	}
-	nowNS, ok := timeNS(now)
-	if !ok || now.IsZero() {
-		return false, fmt.Errorf("duckdb: write time %v out of range", now)
-	}
-	if err := checkTimes(b); err != nil {
+	if err := storeutil.CheckTimes(b); err != nil {
 		s.smu.Lock()
 		s.stats.WriteErrors++
 		s.smu.Unlock()
@@ -289,36 +222,7 @@ func (s *Store) Write(ctx context.Context, b *record.Batch, now time.Time) (dupl
 	if s.isClosed() {
 		return false, ErrClosed
 	}
-	w := s.writers[s.writerOf(b.Probe.ID)]
-	r := &writeReq{ctx: ctx, b: b, nowNS: nowNS, done: make(chan writeRes, 1)}
-	select {
-	case w.reqs <- r:
-	case <-w.exit:
-		return false, ErrClosed
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
-	select {
-	case res := <-r.done:
-		if res.err != nil {
-			if errors.Is(res.err, ErrClosed) || errors.Is(res.err, context.Canceled) || errors.Is(res.err, context.DeadlineExceeded) {
-				return false, res.err
-			}
-			return false, fmt.Errorf("duckdb: probe %q batch %d: %w", b.Probe.ID, b.Seq, res.err)
-		}
-		return res.dup, nil
-	case <-w.exit:
-		// The writer ended; it may have answered just before.
-		select {
-		case res := <-r.done:
-			return res.dup, res.err
-		default:
-			return false, ErrClosed
-		}
-	case <-ctx.Done():
-		// The batch may still be stored: a retry is then a duplicate.
-		return false, ctx.Err()
-	}
+	return s.writers[s.writerOf(b.Probe.ID)].q.Submit(ctx, b, nowNS)
 }
 
 // writerOf is the writer of a probe: probes are dealt to writers in turn
@@ -343,40 +247,9 @@ func (s *Store) writerOf(probe string) int {
 
 const maxAssigned = 1 << 16
 
-// checkTimes refuses a batch with a time DuckDB's BIGINT nanoseconds
-// cannot hold, naming the record, before anything is written.
-func checkTimes(b *record.Batch) error {
-	for i := range b.Windows {
-		if _, err := times("windows", i, b.Windows[i].Start, b.Windows[i].End); err != nil {
-			return err
-		}
-	}
-	for i := range b.Flows {
-		if _, err := times("flows", i, b.Flows[i].Start, b.Flows[i].End); err != nil {
-			return err
-		}
-	}
-	for i := range b.Transactions {
-		if _, err := times("transactions", i, b.Transactions[i].RequestTime, b.Transactions[i].ResponseTime); err != nil {
-			return err
-		}
-	}
-	for i := range b.Traffic {
-		if _, err := times("traffic", i, b.Traffic[i].Start, b.Traffic[i].End); err != nil {
-			return err
-		}
-	}
-	for i := range b.Edges {
-		if _, err := times("edges", i, b.Edges[i].Start, b.Edges[i].End); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // writeTx writes the batches in one transaction, filling res (dup and
 // counts); an error means nothing of it was stored.
-func (w *writer) writeTx(reqs []*writeReq, res []writeRes) (err error) {
+func (w *writer) writeTx(reqs []*storeutil.Request, res []storeutil.Result) (err error) {
 	ctx := context.Background() // one batch's caller must not abort the others
 	if w.broken {
 		if err := w.reset(); err != nil {
@@ -411,7 +284,7 @@ func (w *writer) writeTx(reqs []*writeReq, res []writeRes) (err error) {
 	probes := map[string]*probeState{}
 	var total [tableCount]int
 	for i, r := range reqs {
-		b := r.b
+		b := r.Batch
 		id := encText(b.Probe.ID)
 		ps := probes[id]
 		if ps == nil {
@@ -426,27 +299,29 @@ func (w *writer) writeTx(reqs []*writeReq, res []writeRes) (err error) {
 			return err
 		}
 		if dup {
-			res[i].dup = true
+			res[i].Dup = true
 			continue
 		}
-		if res[i].counts, err = w.appendBatch(b); err != nil {
+		counts, err := w.appendBatch(b)
+		if err != nil {
 			return err
 		}
+		res[i].Counts = counts[:]
 		for j := range total {
-			total[j] += res[i].counts[j]
+			total[j] += counts[j]
 		}
-		if ps.info, err = gobBytes(b.Probe); err != nil {
+		if ps.info, err = storeutil.EncodeGob(b.Probe); err != nil {
 			return err
 		}
 		if loss, changed := mergeLoss(ps.loss, b.Loss); changed {
 			ps.loss, ps.lossChanged = loss, true
 		}
 		if !ps.known && !ps.changed {
-			ps.firstSeen = r.nowNS
+			ps.firstSeen = r.NowNS
 		}
 		ps.stored(spool, b.Seq)
 		ps.changed = true
-		ps.lastSeen = r.nowNS
+		ps.lastSeen = r.NowNS
 		ps.batches++
 		ps.records += uint64(b.Records())
 	}
@@ -456,8 +331,8 @@ func (w *writer) writeTx(reqs []*writeReq, res []writeRes) (err error) {
 	}
 	total[tableCount-1] = nt
 	for i := range res {
-		if !res[i].dup {
-			res[i].counts[tableCount-1] = nt // counted once, with a stored batch
+		if !res[i].Dup {
+			res[i].Counts[tableCount-1] = nt // counted once, with a stored batch
 			break
 		}
 	}
@@ -476,7 +351,7 @@ func (w *writer) writeTx(reqs []*writeReq, res []writeRes) (err error) {
 		}
 		var loss any // nil keeps the stored counters
 		if ps.lossChanged {
-			if loss, err = gobBytes(ps.loss); err != nil {
+			if loss, err = storeutil.EncodeGob(ps.loss); err != nil {
 				return err
 			}
 		}
@@ -524,7 +399,7 @@ func loadProbe(ctx context.Context, c *sql.Conn, id string) (*probeState, error)
 	}
 	ps.known = true
 	if loss != nil {
-		if err := gobDecode(loss, &ps.loss); err != nil {
+		if err := storeutil.DecodeGob(loss, &ps.loss); err != nil {
 			return nil, fmt.Errorf("probe %q: corrupt loss counters: %w", id, err)
 		}
 	}
@@ -635,7 +510,7 @@ func (w *writer) appendBatch(b *record.Batch) (counts [tableCount]int, err error
 
 	for _, i := range timeOrder(len(b.Windows), func(i int) time.Time { return b.Windows[i].Start }) {
 		r := &b.Windows[i]
-		ts, err := times("windows", i, r.Start, r.End)
+		ts, err := storeutil.RecordTimes("windows", i, r.Start, r.End)
 		if err != nil {
 			return counts, err
 		}
@@ -647,7 +522,7 @@ func (w *writer) appendBatch(b *record.Batch) (counts [tableCount]int, err error
 
 	for _, i := range timeOrder(len(b.Flows), func(i int) time.Time { return b.Flows[i].Start }) {
 		r := &b.Flows[i]
-		ts, err := times("flows", i, r.Start, r.End)
+		ts, err := storeutil.RecordTimes("flows", i, r.Start, r.End)
 		if err != nil {
 			return counts, err
 		}
@@ -667,7 +542,7 @@ func (w *writer) appendBatch(b *record.Batch) (counts [tableCount]int, err error
 
 	for _, i := range timeOrder(len(b.Transactions), func(i int) time.Time { return b.Transactions[i].Time() }) {
 		r := &b.Transactions[i]
-		ts, err := times("transactions", i, r.Time(), r.RequestTime, r.ResponseTime)
+		ts, err := storeutil.RecordTimes("transactions", i, r.Time(), r.RequestTime, r.ResponseTime)
 		if err != nil {
 			return counts, err
 		}
@@ -699,7 +574,7 @@ func (w *writer) appendBatch(b *record.Batch) (counts [tableCount]int, err error
 
 	for _, i := range timeOrder(len(b.Traffic), func(i int) time.Time { return b.Traffic[i].Start }) {
 		r := &b.Traffic[i]
-		ts, err := times("traffic", i, r.Start, r.End)
+		ts, err := storeutil.RecordTimes("traffic", i, r.Start, r.End)
 		if err != nil {
 			return counts, err
 		}
@@ -711,7 +586,7 @@ func (w *writer) appendBatch(b *record.Batch) (counts [tableCount]int, err error
 
 	for _, i := range timeOrder(len(b.Edges), func(i int) time.Time { return b.Edges[i].Start }) {
 		r := &b.Edges[i]
-		ts, err := times("edges", i, r.Start, r.End)
+		ts, err := storeutil.RecordTimes("edges", i, r.Start, r.End)
 		if err != nil {
 			return counts, err
 		}
@@ -739,39 +614,6 @@ func listValue[T any](l []T) driver.Value {
 
 func (w *writer) id() uint64 { return w.s.nextID.Add(1) }
 
-// timeNS converts t to the column form; false when DuckDB's BIGINT
-// nanoseconds cannot hold it (before 1677 or after 2262).
-func timeNS(t time.Time) (int64, bool) {
-	if t.IsZero() {
-		return noTime, true
-	}
-	if t.Before(minTime) || t.After(maxTime) {
-		return 0, false
-	}
-	return t.UnixNano(), true
-}
-
-func nsTime(ns int64) time.Time {
-	if ns == noTime {
-		return time.Time{}
-	}
-	return time.Unix(0, ns).UTC()
-}
-
-// times converts a record's times, naming the record when one is out of
-// range.
-func times(table string, i int, ts ...time.Time) ([3]int64, error) {
-	var out [3]int64
-	for j, t := range ts {
-		ns, ok := timeNS(t)
-		if !ok {
-			return out, fmt.Errorf("%w: %s[%d]: time %v out of range (1678..2262)", ErrBadBatch, table, i, t)
-		}
-		out[j] = ns
-	}
-	return out, nil
-}
-
 // timeOrder returns the indices 0..n-1 ordered by time (stable), without
 // sorting when they already are: rows appended in time order keep the
 // zone maps of the time columns tight.
@@ -788,16 +630,4 @@ func timeOrder(n int, at func(int) time.Time) []int {
 		slices.SortStableFunc(idx, func(a, b int) int { return at(a).Compare(at(b)) })
 	}
 	return idx
-}
-
-func gobBytes(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(v); err != nil {
-		return nil, fmt.Errorf("encode %T: %w", v, err)
-	}
-	return buf.Bytes(), nil
-}
-
-func gobDecode(b []byte, v any) error {
-	return gob.NewDecoder(bytes.NewReader(b)).Decode(v)
 }

@@ -86,63 +86,59 @@ func badQuery(t *testing.T, what string, err error) {
 	}
 }
 
-// allFlows walks every page of q (the limit q has) and returns the
-// flows in the order the pages gave them.
+// allFlows walks every page of q (the limit q has) from q.Cursor and
+// returns the flows in the order the pages gave them.
 func allFlows(t *testing.T, s store.Store, q store.FlowQuery) []record.Flow {
 	t.Helper()
-	var out []record.Flow
-	for page := 0; ; page++ {
+	return allPages(t, "flows", q.Limit, q.Cursor, func(cursor string) ([]record.Flow, string, error) {
+		q.Cursor = cursor
 		p, err := s.Flows(ctx(t), q)
 		if err != nil {
-			t.Fatalf("flows page %d: %v", page, err)
+			return nil, "", err
 		}
-		limit := q.Limit
-		if limit == 0 {
-			limit = store.DefaultLimit
-		}
-		if len(p.Flows) > limit {
-			t.Fatalf("flows page %d: %d rows over the limit %d", page, len(p.Flows), limit)
-		}
-		out = append(out, p.Flows...)
-		if p.Next == "" {
-			return out
-		}
-		if len(p.Flows) == 0 {
-			t.Fatalf("flows page %d: empty page with a next cursor", page)
-		}
-		if page > 100000 {
-			t.Fatal("flows: the pages never end")
-		}
-		q.Cursor = p.Next
-	}
+		return p.Flows, p.Next, nil
+	})
 }
 
 func allTxs(t *testing.T, s store.Store, q store.TxQuery) []record.Transaction {
 	t.Helper()
-	var out []record.Transaction
-	for page := 0; ; page++ {
+	return allPages(t, "transactions", q.Limit, q.Cursor, func(cursor string) ([]record.Transaction, string, error) {
+		q.Cursor = cursor
 		p, err := s.Transactions(ctx(t), q)
 		if err != nil {
-			t.Fatalf("transactions page %d: %v", page, err)
+			return nil, "", err
 		}
-		limit := q.Limit
-		if limit == 0 {
-			limit = store.DefaultLimit
+		return p.Transactions, p.Next, nil
+	})
+}
+
+// allPages walks every page get returns, from cursor on, checking that
+// none is over limit and none but the last is empty.
+func allPages[T any](t *testing.T, what string, limit int, cursor string, get func(cursor string) ([]T, string, error)) []T {
+	t.Helper()
+	if limit == 0 {
+		limit = store.DefaultLimit
+	}
+	var out []T
+	for page := 0; ; page++ {
+		rows, next, err := get(cursor)
+		if err != nil {
+			t.Fatalf("%s page %d: %v", what, page, err)
 		}
-		if len(p.Transactions) > limit {
-			t.Fatalf("transactions page %d: %d rows over the limit %d", page, len(p.Transactions), limit)
+		if len(rows) > limit {
+			t.Fatalf("%s page %d: %d rows over the limit %d", what, page, len(rows), limit)
 		}
-		out = append(out, p.Transactions...)
-		if p.Next == "" {
+		out = append(out, rows...)
+		if next == "" {
 			return out
 		}
-		if len(p.Transactions) == 0 {
-			t.Fatalf("transactions page %d: empty page with a next cursor", page)
+		if len(rows) == 0 {
+			t.Fatalf("%s page %d: empty page with a next cursor", what, page)
 		}
 		if page > 100000 {
-			t.Fatal("transactions: the pages never end")
+			t.Fatalf("%s: the pages never end", what)
 		}
-		q.Cursor = p.Next
+		cursor = next
 	}
 }
 
