@@ -388,3 +388,54 @@ func TestQuantilesHugeSumRoundTrips(t *testing.T) {
 		t.Fatalf("huge sum must round trip: %v", err)
 	}
 }
+
+// The table-driven index equals ⌊ln(v)·mult⌋ with math.Log, for random
+// values over the whole range and for the values next to every bin
+// boundary, at several accuracies.
+func TestQuantilesIndexMatchesLog(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	for _, alpha := range []float64{minRelativeAccuracy, 0.001, DefaultRelativeAccuracy, 0.05, maxRelativeAccuracy} {
+		q, err := NewQuantilesWithAccuracy(alpha)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := func(v float64) int { return int(math.Floor(math.Log(v) * q.mult)) }
+		check := func(v float64) {
+			if v <= q.lo || v > q.hi || math.IsInf(v, 0) {
+				return
+			}
+			if got, w := q.index(v), want(v); got != w {
+				t.Fatalf("alpha %g: index(%v) = %d, math.Log gives %d", alpha, v, got, w)
+			}
+		}
+		for range 200000 {
+			check(math.Exp(rng.Float64()*1400 - 700))
+			check(rng.Float64() * 1e6)
+		}
+		// Around bin boundaries γ^k, where the two ways could disagree.
+		for k := -2000; k <= 2000; k += 7 {
+			v := math.Exp(float64(k) / q.mult)
+			for _, d := range []float64{v, math.Nextafter(v, 0), math.Nextafter(v, math.Inf(1)),
+				math.Nextafter(math.Nextafter(v, 0), 0), math.Nextafter(math.Nextafter(v, math.Inf(1)), math.Inf(1))} {
+				check(d)
+			}
+		}
+	}
+}
+
+func BenchmarkQuantilesIndex(b *testing.B) {
+	q := NewQuantiles()
+	vs := make([]float64, 1024)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range vs {
+		vs[i] = rng.Float64() * 1e5
+	}
+	b.ResetTimer()
+	s := 0
+	for i := range b.N {
+		s += q.index(vs[i&1023])
+	}
+	if s == 42 {
+		b.Log(s)
+	}
+}
