@@ -267,13 +267,17 @@ func (r *Recorder) Transaction(t *l7.Transaction) {
 	if b == nil {
 		return
 	}
-	p := b.L7[t.Proto]
-	if p == nil {
-		if b.L7 == nil {
-			b.L7 = map[string]*ProtoStats{}
+	p := r.lastStats
+	if r.lastIn != b || t.Proto != r.lastProto {
+		p = b.L7[t.Proto]
+		if p == nil {
+			if b.L7 == nil {
+				b.L7 = map[string]*ProtoStats{}
+			}
+			p = newProtoStats(b.topCapacity)
+			b.L7[t.Proto] = p
 		}
-		p = newProtoStats(b.topCapacity)
-		b.L7[t.Proto] = p
+		r.lastIn, r.lastProto, r.lastStats = b, t.Proto, p
 	}
 	p.Transactions++
 	if int(t.Outcome) < len(p.Outcomes) {

@@ -66,6 +66,13 @@ type Recorder struct {
 	cur         *Bucket
 	devNames    func(iface int) string
 	devCache    []*DeviceCounters
+
+	// The protocol section of the previous transaction and the bucket it
+	// is in: transactions come in runs of one protocol, and a section
+	// never moves once made (merges update it in place).
+	lastProto string
+	lastStats *ProtoStats
+	lastIn    *Bucket
 }
 
 // NewRecorder returns a recorder; devName maps a capture interface index to
