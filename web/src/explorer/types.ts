@@ -27,26 +27,8 @@ export type Flow = {
 
 export type FlowsResponse = { flows: Flow[]; next: string };
 
-export type Field = { key: string; value: string };
-
-export type Transaction = {
-  probe: string;
-  proto: string;
-  transport: string;
-  client: string;
-  server: string;
-  request_time?: string;
-  response_time?: string;
-  latency_us?: number;
-  request_bytes: number;
-  response_bytes: number;
-  op: string;
-  target: string;
-  status: string;
-  outcome: string;
-  flags: string[] | null;
-  fields: Field[] | null;
-};
+import type { Field, Transaction } from '../lib/apitypes';
+export type { Field, Transaction };
 
 export type TransactionsResponse = { transactions: Transaction[]; next: string };
 

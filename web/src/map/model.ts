@@ -43,24 +43,8 @@ export type MapResponse = {
   truncated: boolean;
 };
 
-export type Transaction = {
-  probe: string;
-  proto: string;
-  transport: string;
-  client: string;
-  server: string;
-  request_time?: string;
-  response_time?: string;
-  latency_us?: number;
-  request_bytes: number;
-  response_bytes: number;
-  op: string;
-  target: string;
-  status: string;
-  outcome: string;
-  flags: string[];
-  fields: { key: string; value: string }[];
-};
+import type { Transaction } from '../lib/apitypes';
+export type { Transaction };
 
 export type ProtoStats = {
   proto: string;
