@@ -10,7 +10,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 export CGO_ENABLED := 1
 
-.PHONY: all build run test test-short lint fuzz bench clean deps web
+.PHONY: all build run test test-short lint fuzz bench clean deps pgo web
 
 all: build
 
@@ -67,6 +67,11 @@ bench: build
 	bench/l7compare.sh
 	bench/center-store.sh
 	bench/ui-map.sh
+
+# Regenerates cmd/wirewatch/default.pgo, the profile go build optimizes
+# with, from the benchmark capture (scripts/pgo.sh).
+pgo:
+	scripts/pgo.sh
 
 clean:
 	rm -rf bin web/node_modules internal/center/webui/dist/assets internal/center/webui/dist/index.html
