@@ -3,6 +3,7 @@ package mysql
 import (
 	"github.com/wirewatch/wirewatch/internal/flow"
 	"github.com/wirewatch/wirewatch/internal/l7"
+	"github.com/wirewatch/wirewatch/internal/proto/sqlstate"
 )
 
 // Connection phases.
@@ -1246,7 +1247,7 @@ func outcomeOf(r *response) l7.Outcome {
 	if !r.err {
 		return l7.OutcomeOK
 	}
-	if r.hasState && clientClass(r.state5[0], r.state5[1]) {
+	if r.hasState && sqlstate.ClientClass(r.state5[0], r.state5[1]) {
 		return l7.OutcomeClientError
 	}
 	if !r.hasState {
@@ -1259,22 +1260,4 @@ func outcomeOf(r *response) l7.Outcome {
 		}
 	}
 	return l7.OutcomeServerError
-}
-
-// clientClass reports whether an SQLSTATE class blames the statement or
-// its data (SQL standard / MySQL / PostgreSQL classes): the rest (HY
-// general errors, 08 connection, 40 rollback, 53 resources, 57 operator
-// intervention, 58 system, XX internal) are the server's.
-func clientClass(a, b byte) bool {
-	switch a {
-	case '0':
-		return b == 'A'
-	case '2':
-		return b >= '1' && b <= '8' || b == 'B' || b == 'D' || b == 'F'
-	case '3':
-		return b == '4' || b == 'D' || b == 'F'
-	case '4':
-		return b == '2' || b == '4'
-	}
-	return false
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/wirewatch/wirewatch/internal/flow"
 	"github.com/wirewatch/wirewatch/internal/l7"
+	"github.com/wirewatch/wirewatch/internal/proto/sqlstate"
 )
 
 // Item kinds: what a pending request waits for.
@@ -870,33 +871,10 @@ func parseErr(h []byte, e *errInfo, cut bool) {
 
 // errOutcome maps the SQLSTATE class to the outcome.
 func errOutcome(e *errInfo) l7.Outcome {
-	if clientClass(e.code[0], e.code[1]) {
+	if sqlstate.ClientClass(e.code[0], e.code[1]) {
 		return l7.OutcomeClientError
 	}
 	return l7.OutcomeServerError
-}
-
-// clientClass reports whether an SQLSTATE class blames the statement or
-// its data: 0A feature not supported, 21 cardinality, 22 data, 23
-// integrity constraint, 24 cursor state, 25 transaction state, 26
-// statement name, 27 triggered data change, 28 authorization, 2B/2D/2F
-// dependent privilege, transaction termination, routine, 34 cursor name,
-// 3D catalog, 3F schema, 42 syntax or access rule, 44 check option. The
-// rest (08 connection, 40 rollback, 53 resources, 54 limits, 55 object
-// state, 57 operator intervention, 58 system, F0, HV, P0, XX) are the
-// server's.
-func clientClass(a, b byte) bool {
-	switch a {
-	case '0':
-		return b == 'A'
-	case '2':
-		return b >= '1' && b <= '8' || b == 'B' || b == 'D' || b == 'F'
-	case '3':
-		return b == '4' || b == 'D' || b == 'F'
-	case '4':
-		return b == '2' || b == '4'
-	}
-	return false
 }
 
 // tagRows returns the row count at the end of a command tag ("SELECT 3",
